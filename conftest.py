@@ -1,0 +1,93 @@
+"""Project-wide test fixtures. Tests run on real PostgreSQL and Redis (see Makefile)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
+
+# Under pytest-xdist each worker gets its own Redis database: Django's cache.clear()
+# flushes a whole database, and workers must not wipe each other's state.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker and os.environ.get("REDIS_URL"):
+    _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
+    if _db.isdigit():
+        os.environ["REDIS_URL"] = f"{_base}/{int(_db) + 1 + int(_worker.removeprefix('gw'))}"
+os.environ.setdefault("SMS_BACKEND", "locmem")
+
+import pytest  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(settings, tmp_path):
+    """Fresh cache (throttles), SMS outbox and media folders for every test."""
+    from django.core.cache import cache
+
+    from notifications import sms
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
+        },
+    }
+    cache.clear()
+    sms.outbox.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+def make_user(
+    role: str = "artist",
+    *,
+    staff_role: str = "",
+    email: str | None = None,
+    password: str = "Str0ng-pass-123",
+    verified: bool = True,
+    **extra,
+):
+    from django.utils import timezone
+
+    from users.models import User
+
+    count = User.objects.count()
+    email = email or f"{role}{'-' + staff_role if staff_role else ''}-{count}@example.test"
+    return User.objects.create_user(
+        email,
+        password,
+        role=role,
+        staff_role=staff_role,
+        is_staff=role == "admin",
+        is_superuser=staff_role == "superadmin",
+        email_verified_at=timezone.now() if verified else None,
+        **extra,
+    )
+
+
+@pytest.fixture
+def user_factory(db):
+    return make_user
+
+
+@pytest.fixture
+def client_for(db):
+    """An API client authenticated with a real JWT for the given user."""
+
+    def _client(user) -> APIClient:
+        from users.services import tokens_for_user
+
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['access']}")
+        return client
+
+    return _client

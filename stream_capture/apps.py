@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class StreamCaptureConfig(AppConfig):
+    name = "stream_capture"

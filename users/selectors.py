@@ -1,0 +1,16 @@
+from django.db.models import QuerySet
+
+from users.models import AuditLog, Role, StaffRole, User
+
+
+def users_visible_to(*, user: User) -> QuerySet[User]:
+    """Superadmins and support see every account; anybody else only themselves."""
+    if user.role == Role.ADMIN and user.staff_role in (StaffRole.SUPERADMIN, StaffRole.SUPPORT):
+        return User.objects.all().order_by("id")
+    return User.objects.filter(pk=user.pk)
+
+
+def audit_log_visible_to(*, user: User) -> QuerySet[AuditLog]:
+    if user.role == Role.ADMIN and user.staff_role in (StaffRole.SUPERADMIN, StaffRole.SUPPORT):
+        return AuditLog.objects.select_related("actor").all()
+    return AuditLog.objects.none()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ZamioConfig(AppConfig):
+    name = "zamio"
+    verbose_name = "ZamIO platform"

@@ -1,0 +1,15 @@
+"""The whole Celery Beat schedule, in one place.
+
+Each entry names a task by its stable `name=`; apps add their periodic tasks
+here rather than declaring schedules of their own.
+"""
+
+from celery.schedules import crontab  # noqa: F401  (used as apps add entries)
+
+BEAT_SCHEDULE: dict[str, dict] = {
+    "users-purge-expired-tokens": {
+        "task": "users.purge_expired_tokens",
+        "schedule": 3600.0,
+        "options": {"queue": "default", "expires": 3000},
+    },
+}

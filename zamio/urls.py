@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from zamio.errors import json_404
+from zamio.health import HealthApi
+
+api_v1 = [
+    path("health/", HealthApi.as_view(), name="health"),
+    path("", include("users.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+# Unknown API paths answer in the API's error shape, in DEBUG too.
+urlpatterns.append(re_path(r"^api/", json_404))
+
+handler400 = "zamio.errors.json_400"
+handler403 = "zamio.errors.json_403"
+handler404 = "zamio.errors.json_404"
+handler500 = "zamio.errors.json_500"
+
+admin.site.site_header = "ZamIO administration"
+admin.site.site_title = "ZamIO admin"
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
