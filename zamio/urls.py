@@ -9,6 +9,16 @@ from zamio.health import HealthApi
 api_v1 = [
     path("health/", HealthApi.as_view(), name="health"),
     path("", include("users.api.urls")),
+    path("", include("artists.api.urls")),
+    path("", include("tracks.api.urls")),
+    path("", include("fingerprinting.api.urls")),
+    path("", include("stations.api.urls")),
+    path("", include("stream_capture.api.urls")),
+    path("", include("detections.api.urls")),
+    path("", include("royalties.api.urls")),
+    path("", include("wallets.api.urls")),
+    path("", include("notifications.api.urls")),
+    path("", include("streaming.api.urls")),
 ]
 
 urlpatterns = [
