@@ -42,9 +42,24 @@ def _isolated_state(settings, tmp_path):
     cache.clear()
 
 
+class CommittingAPIClient(APIClient):
+    """An API client whose requests end like real ones: the on_commit callbacks they
+    registered (queued tasks, emails, broadcasts) run when the request returns.
+
+    pytest-django wraps each test in a transaction that never commits, so without
+    this no on_commit callback would ever run in an API test.
+    """
+
+    def request(self, **kwargs):
+        from django.test import TestCase
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return super().request(**kwargs)
+
+
 @pytest.fixture
 def api_client() -> APIClient:
-    return APIClient()
+    return CommittingAPIClient()
 
 
 def make_user(
@@ -86,7 +101,7 @@ def client_for(db):
     def _client(user) -> APIClient:
         from users.services import tokens_for_user
 
-        client = APIClient()
+        client = CommittingAPIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['access']}")
         return client
 

@@ -20,6 +20,7 @@ class StaffRole(models.TextChoices):
 
 
 SELF_REGISTRABLE_ROLES = (Role.ARTIST, Role.PUBLISHER, Role.STATION)
+SELF_REGISTRABLE_ROLE_CHOICES = [(r.value, r.label) for r in SELF_REGISTRABLE_ROLES]
 
 
 class UserManager(BaseUserManager):

@@ -1,12 +1,12 @@
 from rest_framework import serializers
 
-from users.models import SELF_REGISTRABLE_ROLES, AuditLog, OtpPurpose, Role, StaffRole, User
+from users.models import SELF_REGISTRABLE_ROLE_CHOICES, AuditLog, OtpPurpose, Role, StaffRole, User
 
 
 class RegisterInput(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(write_only=True, min_length=8, max_length=128)
-    role = serializers.ChoiceField(choices=[(r.value, r.label) for r in SELF_REGISTRABLE_ROLES])
+    role = serializers.ChoiceField(choices=SELF_REGISTRABLE_ROLE_CHOICES)
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     phone = serializers.RegexField(r"^\+?[0-9]{9,15}$", required=False, allow_blank=True)
 
