@@ -12,4 +12,14 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 3600.0,
         "options": {"queue": "default", "expires": 3000},
     },
+    "wallets-poll-stuck-withdrawals": {
+        "task": "wallets.poll_stuck_withdrawals",
+        "schedule": 300.0,
+        "options": {"queue": "payouts", "expires": 280},
+    },
+    "wallets-reconcile-ledger": {
+        "task": "wallets.reconcile_ledger",
+        "schedule": crontab(hour=2, minute=15),
+        "options": {"queue": "payouts", "expires": 3600},
+    },
 }

@@ -321,3 +321,25 @@ TRACKS_RECORDING_MATCHER = env.string(
     "TRACKS_RECORDING_MATCHER", "fingerprinting.services.recording_find_matches"
 )
 TRACKS_DUPLICATE_MIN_CONFIDENCE = float(env.decimal("TRACKS_DUPLICATE_MIN_CONFIDENCE", "0.8"))
+
+# --- Wallets and payouts (wallets/) -----------------------------------------
+WALLETS_PAYOUT_PROVIDER = env.string("WALLETS_PAYOUT_PROVIDER", "sandbox")  # sandbox | momo_mtn
+WALLETS_MIN_WITHDRAWAL = env.decimal("WALLETS_MIN_WITHDRAWAL", "10.00")
+# Withdrawals above this amount wait for a finance officer; at or below it they go out at once.
+WALLETS_APPROVAL_THRESHOLD = env.decimal("WALLETS_APPROVAL_THRESHOLD", "1000.00")
+WALLETS_PAYOUT_COOLING_OFF_HOURS = env.integer("WALLETS_PAYOUT_COOLING_OFF_HOURS", 24)
+# A transfer still pending at the provider this long after sending goes to needs review.
+WALLETS_PAYOUT_REVIEW_AFTER_MINUTES = env.integer("WALLETS_PAYOUT_REVIEW_AFTER_MINUTES", 60)
+# An approved withdrawal whose send task has not started after this long is re-queued.
+WALLETS_PAYOUT_RESEND_AFTER_MINUTES = env.integer("WALLETS_PAYOUT_RESEND_AFTER_MINUTES", 10)
+WALLETS_RECONCILE_LOOKBACK_DAYS = env.integer("WALLETS_RECONCILE_LOOKBACK_DAYS", 7)
+_MOMO_REQUIRED = PRODUCTION and WALLETS_PAYOUT_PROVIDER == "momo_mtn"
+MOMO_BASE_URL = env.string("MOMO_BASE_URL", "https://sandbox.momodeveloper.mtn.com")
+MOMO_SUBSCRIPTION_KEY = env.string("MOMO_SUBSCRIPTION_KEY", "", required=_MOMO_REQUIRED)
+MOMO_API_USER = env.string("MOMO_API_USER", "", required=_MOMO_REQUIRED)
+MOMO_API_KEY = env.string("MOMO_API_KEY", "", required=_MOMO_REQUIRED)
+MOMO_TARGET_ENVIRONMENT = env.string("MOMO_TARGET_ENVIRONMENT", "sandbox")
+MOMO_CALLBACK_URL = env.string("MOMO_CALLBACK_URL", "")
+MOMO_CURRENCY = env.string("MOMO_CURRENCY", "GHS")  # the MTN sandbox only accepts EUR
+MOMO_CONNECT_TIMEOUT_SECONDS = env.integer("MOMO_CONNECT_TIMEOUT_SECONDS", 5)
+MOMO_TIMEOUT_SECONDS = env.integer("MOMO_TIMEOUT_SECONDS", 30)
