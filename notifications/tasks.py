@@ -1,11 +1,21 @@
-"""Delivery tasks. Re-running one re-sends the message: gateways de-duplicate nothing,
-so these are retried only on errors raised before the gateway accepted it."""
+"""Delivery tasks.
+
+`deliver` works on a Delivery row and is safe to run twice (the row is claimed under
+a lock from an open status). `send_email`/`send_sms` carry plain messages with no
+row: re-running one re-sends it, so they retry only on errors raised before the
+gateway accepted the message.
+"""
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from notifications.services import sms_deliver
+from notifications import services
+from notifications.sms import SmsGatewayError
+
+
+class _RecoverableSmsError(Exception):
+    pass
 
 
 @shared_task(
@@ -27,11 +37,38 @@ def send_email(*, to: str, subject: str, text: str, html: str | None = None) -> 
 @shared_task(
     name="notifications.send_sms",
     queue="default",
-    autoretry_for=(OSError,),
+    autoretry_for=(OSError, _RecoverableSmsError),
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=5,
     time_limit=60,
 )
 def send_sms(*, to: str, body: str) -> str:
-    return sms_deliver(to=to, body=body)
+    try:
+        return services.sms_deliver(to=to, body=body)
+    except SmsGatewayError as exc:
+        if exc.recoverable:
+            raise _RecoverableSmsError(str(exc)) from exc
+        raise
+
+
+@shared_task(bind=True, name="notifications.deliver", queue="default", time_limit=90)
+def deliver(self, *, delivery_id: int) -> str | None:
+    # Retries are counted on the Delivery row (NOTIFICATIONS_MAX_ATTEMPTS), not by Celery.
+    result = services.delivery_attempt(delivery_id=delivery_id)
+    if result is None:
+        return None
+    if result.retry_in is not None:
+        raise self.retry(countdown=result.retry_in, max_retries=None)
+    return result.status
+
+
+@shared_task(name="notifications.requeue_stuck_deliveries", queue="default", time_limit=120)
+def requeue_stuck_deliveries() -> int:
+    # Re-queuing is harmless: `deliver` claims each row once.
+    return services.deliveries_requeue_stuck()
+
+
+@shared_task(name="notifications.purge_old_notifications", queue="default", time_limit=600)
+def purge_old_notifications() -> int:
+    return services.notifications_purge_old()

@@ -19,7 +19,8 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from notifications.services import email_send, sms_send
+from notifications.models import NotificationKind
+from notifications.services import email_templated_send, sms_send
 from users.models import (
     SELF_REGISTRABLE_ROLES,
     AuditLog,
@@ -169,15 +170,16 @@ def user_register(
 def email_verification_send(*, user: User) -> None:
     """Issues a verification token and emails it (on commit)."""
     raw = _one_time_token_issue(user=user, purpose=TokenPurpose.VERIFY_EMAIL)
-    link = f"{settings.FRONTEND_URL}/verify-email?token={raw}"
-    email_send(
+    email_templated_send(
         to=user.email,
+        to_name=user.full_name,
+        kind=NotificationKind.EMAIL_VERIFICATION,
         subject="Confirm your ZamIO email address",
-        text=(
-            "Welcome to ZamIO.\n\nConfirm your email address with this link (valid for "
-            f"{int(settings.EMAIL_TOKEN_TTL.total_seconds() // 3600)} hours):\n{link}\n\n"
-            f"Or enter this code in the app: {raw}\n"
-        ),
+        context={
+            "link": f"{settings.FRONTEND_URL}/verify-email?token={raw}",
+            "token": raw,
+            "ttl_hours": int(settings.EMAIL_TOKEN_TTL.total_seconds() // 3600),
+        },
     )
 
 
@@ -199,15 +201,16 @@ def password_reset_request(*, email: str) -> None:
     if user is None:
         return
     raw = _one_time_token_issue(user=user, purpose=TokenPurpose.RESET_PASSWORD)
-    link = f"{settings.FRONTEND_URL}/reset-password?token={raw}"
-    email_send(
+    email_templated_send(
         to=user.email,
+        to_name=user.full_name,
+        kind=NotificationKind.PASSWORD_RESET,
         subject="Reset your ZamIO password",
-        text=(
-            f"Someone asked to reset the password of this ZamIO account.\n\n{link}\n\n"
-            f"Or enter this code in the app: {raw}\n\n"
-            "If it was not you, ignore this email; your password stays as it is.\n"
-        ),
+        context={
+            "link": f"{settings.FRONTEND_URL}/reset-password?token={raw}",
+            "token": raw,
+            "ttl_minutes": int(settings.PASSWORD_RESET_TTL.total_seconds() // 60),
+        },
     )
     audit_record(actor=user, action="user.password_reset_requested", target=user)
 

@@ -4,13 +4,23 @@ Each entry names a task by its stable `name=`; apps add their periodic tasks
 here rather than declaring schedules of their own.
 """
 
-from celery.schedules import crontab  # noqa: F401  (used as apps add entries)
+from celery.schedules import crontab
 
 BEAT_SCHEDULE: dict[str, dict] = {
     "users-purge-expired-tokens": {
         "task": "users.purge_expired_tokens",
         "schedule": 3600.0,
         "options": {"queue": "default", "expires": 3000},
+    },
+    "notifications-requeue-stuck-deliveries": {
+        "task": "notifications.requeue_stuck_deliveries",
+        "schedule": 300.0,
+        "options": {"queue": "default", "expires": 280},
+    },
+    "notifications-purge-old": {
+        "task": "notifications.purge_old_notifications",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"queue": "default", "expires": 3600},
     },
     "wallets-poll-stuck-withdrawals": {
         "task": "wallets.poll_stuck_withdrawals",

@@ -1,3 +1,9 @@
 """WebSocket routes of every app, collected in one list."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from notifications.consumers import NotificationConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/v1/notifications/", NotificationConsumer.as_asgi()),
+]
