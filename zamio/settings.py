@@ -343,3 +343,16 @@ MOMO_CALLBACK_URL = env.string("MOMO_CALLBACK_URL", "")
 MOMO_CURRENCY = env.string("MOMO_CURRENCY", "GHS")  # the MTN sandbox only accepts EUR
 MOMO_CONNECT_TIMEOUT_SECONDS = env.integer("MOMO_CONNECT_TIMEOUT_SECONDS", 5)
 MOMO_TIMEOUT_SECONDS = env.integer("MOMO_TIMEOUT_SECONDS", 30)
+
+# --- Notifications (notifications/) -----------------------------------------
+SMS_DEFAULT_COUNTRY_CODE = env.string("SMS_DEFAULT_COUNTRY_CODE", "233")
+SMS_GATEWAY_TIMEOUT_SECONDS = env.integer("SMS_GATEWAY_TIMEOUT_SECONDS", 10)
+# Where this API is reachable from a mail client (the unsubscribe link in emails).
+NOTIFICATIONS_PUBLIC_API_URL = env.string("NOTIFICATIONS_PUBLIC_API_URL", FRONTEND_URL)
+NOTIFICATIONS_MAX_ATTEMPTS = env.integer("NOTIFICATIONS_MAX_ATTEMPTS", 6)
+NOTIFICATIONS_RETRY_BASE_SECONDS = env.integer("NOTIFICATIONS_RETRY_BASE_SECONDS", 30)
+# Below CELERY_VISIBILITY_TIMEOUT, so a waiting retry is never redelivered by Redis.
+NOTIFICATIONS_RETRY_MAX_SECONDS = env.integer("NOTIFICATIONS_RETRY_MAX_SECONDS", 1800)
+# A delivery left pending/sending this long lost its task; the sweeper re-queues it.
+NOTIFICATIONS_STALE_SECONDS = env.integer("NOTIFICATIONS_STALE_SECONDS", 600)
+NOTIFICATIONS_RETENTION_DAYS = env.integer("NOTIFICATIONS_RETENTION_DAYS", 180)
