@@ -20,6 +20,7 @@ logger = logging.getLogger("wallets")
     retry_backoff=30,
     retry_backoff_max=900,
     max_retries=6,
+    soft_time_limit=150,
     time_limit=180,
 )
 def send_withdrawal(*, withdrawal_id: int) -> str | None:
@@ -38,6 +39,7 @@ def send_withdrawal(*, withdrawal_id: int) -> str | None:
     retry_backoff=30,
     retry_backoff_max=900,
     max_retries=4,
+    soft_time_limit=100,
     time_limit=120,
 )
 def refresh_withdrawal(*, withdrawal_id: int) -> str | None:
@@ -47,14 +49,18 @@ def refresh_withdrawal(*, withdrawal_id: int) -> str | None:
     return withdrawal.status if withdrawal else None
 
 
-@shared_task(name="wallets.poll_stuck_withdrawals", queue="payouts", time_limit=900)
+@shared_task(
+    name="wallets.poll_stuck_withdrawals", queue="payouts", soft_time_limit=840, time_limit=900
+)
 def poll_stuck_withdrawals() -> dict:
     # Safe to run twice (or overlapping): every step is a status-checked service.
     report = services.withdrawals_poll_stuck()
     return asdict(report)
 
 
-@shared_task(name="wallets.reconcile_ledger", queue="payouts", time_limit=1800)
+@shared_task(
+    name="wallets.reconcile_ledger", queue="payouts", soft_time_limit=1700, time_limit=1800
+)
 def reconcile_ledger() -> int:
     # Read-only apart from the run it stores: a second run just reports again.
     run = services.ledger_reconcile()
