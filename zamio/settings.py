@@ -343,6 +343,7 @@ MOMO_CALLBACK_URL = env.string("MOMO_CALLBACK_URL", "")
 MOMO_CURRENCY = env.string("MOMO_CURRENCY", "GHS")  # the MTN sandbox only accepts EUR
 MOMO_CONNECT_TIMEOUT_SECONDS = env.integer("MOMO_CONNECT_TIMEOUT_SECONDS", 5)
 MOMO_TIMEOUT_SECONDS = env.integer("MOMO_TIMEOUT_SECONDS", 30)
+
 # --- Notifications (notifications/) -----------------------------------------
 SMS_DEFAULT_COUNTRY_CODE = env.string("SMS_DEFAULT_COUNTRY_CODE", "233")
 SMS_GATEWAY_TIMEOUT_SECONDS = env.integer("SMS_GATEWAY_TIMEOUT_SECONDS", 10)
