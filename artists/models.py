@@ -6,10 +6,10 @@ import uuid
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 
+from artists.storage import PrivateStorage
 from zamio.models import TimeStampedModel
 
 GHANA = "GH"
@@ -242,10 +242,6 @@ class KycDocumentKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
-def _private_storage():
-    return storages["private"]
-
-
 def kyc_document_path(instance: KycDocument, filename: str) -> str:
     """A generated name: the uploaded name never reaches the file system."""
     suffix = PurePath(filename).suffix.lower()
@@ -257,7 +253,7 @@ class KycDocument(models.Model):
         KycSubmission, on_delete=models.CASCADE, related_name="documents"
     )
     kind = models.CharField(max_length=24, choices=KycDocumentKind.choices)
-    file = models.FileField(storage=_private_storage, upload_to=kyc_document_path, max_length=255)
+    file = models.FileField(storage=PrivateStorage(), upload_to=kyc_document_path, max_length=255)
     content_type = models.CharField(max_length=60)
     size = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)

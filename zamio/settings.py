@@ -307,21 +307,6 @@ LOGGING = {
     },
 }
 
-# --- Catalogue: artists and tracks ----------------------------------------------
-ARTISTS_KYC_MAX_FILE_BYTES = env.integer("ARTISTS_KYC_MAX_FILE_BYTES", 10 * 1024 * 1024)
-ARTISTS_KYC_MAX_DOCUMENTS = env.integer("ARTISTS_KYC_MAX_DOCUMENTS", 5)
-TRACKS_MAX_UPLOAD_BYTES = env.integer("TRACKS_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
-TRACKS_MAX_DURATION_SECONDS = env.integer("TRACKS_MAX_DURATION_SECONDS", 20 * 60)
-TRACKS_MAX_COVER_BYTES = env.integer("TRACKS_MAX_COVER_BYTES", 10 * 1024 * 1024)
-TRACKS_MAX_IMPORT_BYTES = env.integer("TRACKS_MAX_IMPORT_BYTES", 2 * 1024 * 1024 * 1024)
-# Imports with more rows than this run as a Celery task the client polls.
-TRACKS_IMPORT_SYNC_MAX_ROWS = env.integer("TRACKS_IMPORT_SYNC_MAX_ROWS", 5)
-# The "same recording under another file" check; empty turns it off.
-TRACKS_RECORDING_MATCHER = env.string(
-    "TRACKS_RECORDING_MATCHER", "fingerprinting.services.recording_find_matches"
-)
-TRACKS_DUPLICATE_MIN_CONFIDENCE = float(env.decimal("TRACKS_DUPLICATE_MIN_CONFIDENCE", "0.8"))
-
 # --- Wallets and payouts (wallets/) -----------------------------------------
 WALLETS_PAYOUT_PROVIDER = env.string("WALLETS_PAYOUT_PROVIDER", "sandbox")  # sandbox | momo_mtn
 WALLETS_MIN_WITHDRAWAL = env.decimal("WALLETS_MIN_WITHDRAWAL", "10.00")
@@ -356,3 +341,18 @@ NOTIFICATIONS_RETRY_MAX_SECONDS = env.integer("NOTIFICATIONS_RETRY_MAX_SECONDS",
 # A delivery left pending/sending this long lost its task; the sweeper re-queues it.
 NOTIFICATIONS_STALE_SECONDS = env.integer("NOTIFICATIONS_STALE_SECONDS", 600)
 NOTIFICATIONS_RETENTION_DAYS = env.integer("NOTIFICATIONS_RETENTION_DAYS", 180)
+
+# --- Catalogue: artists and tracks ----------------------------------------------
+ARTISTS_KYC_MAX_FILE_BYTES = env.integer("ARTISTS_KYC_MAX_FILE_BYTES", 10 * 1024 * 1024)
+ARTISTS_KYC_MAX_DOCUMENTS = env.integer("ARTISTS_KYC_MAX_DOCUMENTS", 5)
+TRACKS_MAX_UPLOAD_BYTES = env.integer("TRACKS_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+TRACKS_MAX_DURATION_SECONDS = env.integer("TRACKS_MAX_DURATION_SECONDS", 20 * 60)
+TRACKS_MAX_COVER_BYTES = env.integer("TRACKS_MAX_COVER_BYTES", 10 * 1024 * 1024)
+TRACKS_MAX_IMPORT_BYTES = env.integer("TRACKS_MAX_IMPORT_BYTES", 2 * 1024 * 1024 * 1024)
+# Imports with more rows than this run as a Celery task the client polls.
+TRACKS_IMPORT_SYNC_MAX_ROWS = env.integer("TRACKS_IMPORT_SYNC_MAX_ROWS", 5)
+# The "same recording under another file" check; empty turns it off.
+TRACKS_RECORDING_MATCHER = env.string(
+    "TRACKS_RECORDING_MATCHER", "fingerprinting.services.recording_find_matches"
+)
+TRACKS_DUPLICATE_MIN_CONFIDENCE = float(env.decimal("TRACKS_DUPLICATE_MIN_CONFIDENCE", "0.8"))

@@ -13,7 +13,6 @@ from artists.models import (
     KycSubmission,
     PayoutDetails,
     PublisherArtistRelationship,
-    RelationshipStatus,
 )
 from artists.tests.conftest import last_sms_code
 from artists.tests.factories import ArtistFactory, PayoutDetailsFactory, PublisherFactory
@@ -129,7 +128,9 @@ def test_relationship_proposed_by_one_side_accepted_by_the_other(artist, publish
     deal = services.relationship_accept(actor=artist.user, relationship=deal)
     assert deal.status == "active"
     assert Artist.objects.get(pk=artist.pk).self_published is False
-    assert AuditLog.objects.filter(action="relationship.active", target_id=str(deal.pk)).count() == 1
+    assert (
+        AuditLog.objects.filter(action="relationship.active", target_id=str(deal.pk)).count() == 1
+    )
     with pytest.raises(InvalidTransition):
         services.relationship_accept(actor=artist.user, relationship=deal)
 
@@ -192,7 +193,9 @@ def test_artist_get_or_create_by_name_is_case_insensitive():
 
 def test_artist_profile_defaults_to_ghamro_and_self_published():
     user = make_user("artist")
-    artist = services.artist_profile_create(user=user, stage_name="Efya", ipi_number="00123.456.789")
+    artist = services.artist_profile_create(
+        user=user, stage_name="Efya", ipi_number="00123.456.789"
+    )
     assert (artist.pro_affiliation, artist.self_published, artist.ipi_number) == (
         "GHAMRO",
         True,
