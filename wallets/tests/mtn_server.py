@@ -274,13 +274,13 @@ def _handler_for(server: FakeMtnServer):
                 self._reply(404, {"code": "RESOURCE_NOT_FOUND", "message": "No such path."})
                 return
             reference = self.headers.get("X-Reference-Id", "")
+            with server.lock:
+                server.state.posts[reference] += 1  # every POST received, answered or not
             fault = server._take_fault("transfer")
             if self._faulted(fault):
                 return
             if not self._authorised():
                 return
-            with server.lock:
-                server.state.posts[reference] += 1
             try:
                 uuid.UUID(reference)
             except ValueError:
