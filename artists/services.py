@@ -30,7 +30,7 @@ from artists.models import (
     RelationshipStatus,
     RelationshipStatusChange,
 )
-from notifications.services import email_send
+from notifications.services import email_send, notify
 from users.models import OtpPurpose, Role, StaffRole, User
 from users.services import audit_record, otp_verify
 from zamio.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
@@ -619,10 +619,13 @@ def kyc_approve(*, actor: User, submission: KycSubmission) -> KycSubmission:
         before={"status": KycStatus.SUBMITTED},
         after={"status": KycStatus.APPROVED},
     )
-    email_send(
-        to=submission.user.email,
-        subject="Your ZamIO identity check is approved",
-        text="Your KYC documents were approved. You can now withdraw your royalties.",
+    notify(
+        user=submission.user,
+        kind="kyc_decision",
+        title="Your identity check is approved",
+        body="Your KYC documents were approved. You can now withdraw your royalties.",
+        link="/kyc",
+        context={"submission_id": submission.pk, "status": KycStatus.APPROVED},
     )
     return submission
 
@@ -653,10 +656,14 @@ def kyc_reject(*, actor: User, submission: KycSubmission, reason: str) -> KycSub
         before={"status": KycStatus.SUBMITTED},
         after={"status": KycStatus.REJECTED, "reason": reason},
     )
-    email_send(
-        to=submission.user.email,
-        subject="Your ZamIO identity check needs attention",
-        text=f"Your KYC documents were not approved: {reason}\n\nPlease submit them again.",
+    notify(
+        user=submission.user,
+        kind="kyc_decision",
+        title="Your identity check needs attention",
+        body=f"Your KYC documents were not approved: {reason}\n\nPlease submit them again.",
+        link="/kyc",
+        priority="high",
+        context={"submission_id": submission.pk, "status": KycStatus.REJECTED, "reason": reason},
     )
     return submission
 
@@ -725,12 +732,15 @@ def payout_details_set(
             before=before,
             after={"msisdn": msisdn, "network": network, "account_name": account_name},
         )
-        email_send(
-            to=user.email,
-            subject="Your ZamIO payout number was changed",
-            text=(
+        notify(
+            user=user,
+            kind="payout_details_changed",
+            title="Your payout number was changed",
+            body=(
                 f"Your royalties will now be paid to {network.upper()} number "
                 f"…{msisdn[-4:]}. If this was not you, contact ZamIO support at once."
             ),
+            link="/payout-details",
+            priority="high",
         )
     return details

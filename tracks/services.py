@@ -25,7 +25,7 @@ from django.utils.module_loading import import_string
 
 from artists.models import Artist, Publisher, RelationshipStatus
 from artists.services import artist_get_or_create_by_name, ipi_normalise
-from notifications.services import email_send
+from notifications.services import notify
 from tracks.audio import AudioInfo, audio_probe, cover_check
 from tracks.csv_import import CsvError, read_rows
 from tracks.models import (
@@ -639,8 +639,9 @@ def track_approve(*, actor: User, track: Track) -> Track:
     )
     _tell_owner(
         track,
-        subject=f"“{track.title}” is approved",
-        text=(f"Your track “{track.title}” is approved and now monitored on radio."),
+        kind="track_approved",
+        title=f"“{track.title}” is approved",
+        body=f"Your track “{track.title}” is approved and now monitored on radio.",
     )
     return track
 
@@ -678,18 +679,17 @@ def track_reject(*, actor: User, track: Track, reason: str) -> Track:
     )
     _tell_owner(
         track,
-        subject=f"“{track.title}” needs changes",
-        text=(
-            f"Your track “{track.title}” was not approved: {reason}\n\nFix it and submit it again."
-        ),
+        kind="track_rejected",
+        title=f"“{track.title}” needs changes",
+        body=f"Your track “{track.title}” was not approved: {reason}\n\nFix it and resubmit it.",
     )
     return track
 
 
-def _tell_owner(track: Track, *, subject: str, text: str) -> None:
+def _tell_owner(track: Track, *, kind: str, title: str, body: str) -> None:
     owner = track.primary_artist.user
     if owner is not None:
-        email_send(to=owner.email, subject=subject, text=text)
+        notify(user=owner, kind=kind, title=title, body=body, link=f"/tracks/{track.pk}")
 
 
 def track_set_fingerprint_status(*, track_id: int, status: str, error: str = "") -> None:
