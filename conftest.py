@@ -36,8 +36,11 @@ def _isolated_state(settings, tmp_path):
             "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
         },
     }
+    from fingerprinting.catalog_index import catalog_index_reset
+
     cache.clear()
     sms.outbox.clear()
+    catalog_index_reset()  # the in-memory index must not outlive the test's rows
     yield
     cache.clear()
 

@@ -16,7 +16,10 @@ def enqueue_on_commit(task_name: str, /, **kwargs) -> None:
     """Queues `task_name(**kwargs)` after commit; nothing is queued on rollback."""
 
     def _send() -> None:
-        task = app.tasks[task_name]  # KeyError: the named task does not exist (a wiring bug)
-        task.apply_async(kwargs=kwargs)
+        if task_name not in app.tasks:
+            # Celery discovers the apps' tasks.py lazily (when a worker boots); a web
+            # process that never imported the owning app's tasks imports them now.
+            app.loader.import_default_modules()
+        app.tasks[task_name].apply_async(kwargs=kwargs)  # NotRegistered = a wiring bug
 
     transaction.on_commit(_send)
