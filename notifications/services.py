@@ -31,7 +31,6 @@ from notifications.messages import (
     notification_sms,
 )
 from notifications.models import (
-    DEFAULT_CHANNELS,
     SECURITY_KINDS,
     Channel,
     Delivery,
@@ -42,6 +41,7 @@ from notifications.models import (
     NotificationPreference,
     NotificationPriority,
 )
+from notifications.selectors import ChannelChoice, channel_choices_for
 from notifications.sms import SmsGatewayError
 from users.models import User
 from zamio.errors import ValidationFailed
@@ -88,37 +88,6 @@ def sms_deliver(*, to: str, body: str) -> str:
 
 
 # --- Preferences ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class ChannelChoice:
-    kind: str
-    email: bool
-    sms: bool
-    websocket: bool
-    locked: bool  # a security kind: its channels cannot be turned off
-
-    def enabled(self) -> list[str]:
-        flags = {
-            Channel.EMAIL: self.email,
-            Channel.SMS: self.sms,
-            Channel.WEBSOCKET: self.websocket,
-        }
-        return [channel for channel, on in flags.items() if on]
-
-
-def channel_choices_for(*, user: User) -> dict[str, ChannelChoice]:
-    """Every kind's effective channels for `user`: their stored choice, else the defaults."""
-    stored = {p.kind: p for p in NotificationPreference.objects.filter(user=user)}
-    choices = {}
-    for kind in NotificationKind.values:
-        email, sms, websocket = DEFAULT_CHANNELS[kind]
-        locked = kind in SECURITY_KINDS
-        pref = stored.get(kind)
-        if pref is not None and not locked:
-            email, sms, websocket = pref.email, pref.sms, pref.websocket
-        choices[kind] = ChannelChoice(kind, email, sms, websocket, locked)
-    return choices
-
-
 @transaction.atomic
 def preferences_update(*, user: User, changes: list[dict]) -> dict[str, ChannelChoice]:
     """Stores the user's channel choices per kind (partial: unnamed channels keep their value)."""
@@ -346,13 +315,12 @@ def _send(*, delivery: Delivery, notification: Notification) -> str:
 
 @transaction.atomic
 def delivery_retry(*, delivery: Delivery) -> Delivery:
-    """Re-opens a failed delivery for one more round of attempts (support action) and queues it."""
+    """Re-opens a failed delivery for one more attempt (a support action) and queues it."""
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
     if delivery.status != DeliveryStatus.FAILED:
         raise ValidationFailed("Only a failed delivery can be retried.", code="not_failed")
     delivery.status = DeliveryStatus.PENDING
-    delivery.attempts = 0
-    delivery.save(update_fields=["status", "attempts", "updated_at"])
+    delivery.save(update_fields=["status", "updated_at"])
     _deliver_on_commit(delivery_id=delivery.pk)
     return delivery
 

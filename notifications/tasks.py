@@ -25,6 +25,7 @@ class _RecoverableSmsError(Exception):
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=5,
+    soft_time_limit=50,
     time_limit=60,
 )
 def send_email(*, to: str, subject: str, text: str, html: str | None = None) -> None:
@@ -41,6 +42,7 @@ def send_email(*, to: str, subject: str, text: str, html: str | None = None) -> 
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=5,
+    soft_time_limit=50,
     time_limit=60,
 )
 def send_sms(*, to: str, body: str) -> str:
@@ -52,23 +54,34 @@ def send_sms(*, to: str, body: str) -> str:
         raise
 
 
-@shared_task(bind=True, name="notifications.deliver", queue="default", time_limit=90)
-def deliver(self, *, delivery_id: int) -> str | None:
-    # Retries are counted on the Delivery row (NOTIFICATIONS_MAX_ATTEMPTS), not by Celery.
+@shared_task(name="notifications.deliver", queue="default", soft_time_limit=80, time_limit=90)
+def deliver(*, delivery_id: int) -> str | None:
     result = services.delivery_attempt(delivery_id=delivery_id)
     if result is None:
         return None
     if result.retry_in is not None:
-        raise self.retry(countdown=result.retry_in, max_retries=None)
+        # The next try is a new message with a countdown; the attempt count lives on the
+        # Delivery row (NOTIFICATIONS_MAX_ATTEMPTS), so Celery's own retry counter is not used.
+        deliver.apply_async(kwargs={"delivery_id": delivery_id}, countdown=result.retry_in)
     return result.status
 
 
-@shared_task(name="notifications.requeue_stuck_deliveries", queue="default", time_limit=120)
+@shared_task(
+    name="notifications.requeue_stuck_deliveries",
+    queue="default",
+    soft_time_limit=110,
+    time_limit=120,
+)
 def requeue_stuck_deliveries() -> int:
     # Re-queuing is harmless: `deliver` claims each row once.
     return services.deliveries_requeue_stuck()
 
 
-@shared_task(name="notifications.purge_old_notifications", queue="default", time_limit=600)
+@shared_task(
+    name="notifications.purge_old_notifications",
+    queue="default",
+    soft_time_limit=540,
+    time_limit=600,
+)
 def purge_old_notifications() -> int:
     return services.notifications_purge_old()
