@@ -73,7 +73,9 @@ def test_small_withdrawal_is_approved_sent_and_settled(django_capture_on_commit_
         "withdrawal.succeed",
     ]
     assert list(
-        Notification.objects.filter(user=payee).order_by("id").values_list("title", flat=True)
+        Notification.objects.filter(user=payee, kind="withdrawal_status")
+        .order_by("id")
+        .values_list("title", flat=True)
     ) == ["Withdrawal approved", "Withdrawal on its way", "Withdrawal paid"]
 
 
