@@ -1,0 +1,331 @@
+"""In-memory inverted index: sorted numpy arrays from hash to (track, anchor frame).
+
+Every stored hash is one entry of 8 bytes: the hash (uint32) and a global
+position (uint32). Each track owns a contiguous range of positions starting at
+its *base*, so ``position - base`` is the anchor frame in the track and one
+integer carries both the track and the offset.
+
+Adds go to a small sorted *delta* that lookups search too; it is merged into the
+main arrays (a linear merge, not a re-sort) once it grows past a fraction of
+them. Removes only mark the track's slot dead (a tombstone): its entries are
+skipped by lookups and dropped at the next compaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FormatError
+from .fingerprint import Fingerprint
+from .spec import FINGERPRINT_VERSION
+
+_SNAPSHOT_MAGIC = b"ZAMIO-FP-INDEX\n"
+_MAX_POSITION = np.iinfo(np.uint32).max
+# Positions between tracks left unused, so a tolerance window never spans two tracks.
+_GAP = 64
+
+
+class Index:
+    """Hash index over fingerprints of one ``FINGERPRINT_VERSION``."""
+
+    def __init__(self, *, bucket_cap: int = 4096, delta_ratio: float = 0.1) -> None:
+        # Hashes with more entries than this are skipped at lookup: they say
+        # almost nothing about which track is playing and cost the most time.
+        self.bucket_cap = bucket_cap
+        self.delta_ratio = delta_ratio
+        self._hashes = np.zeros(0, dtype=np.uint32)
+        self._positions = np.zeros(0, dtype=np.uint32)
+        self._delta_hashes = np.zeros(0, dtype=np.uint32)
+        self._delta_positions = np.zeros(0, dtype=np.uint32)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        # Per slot, in base order.
+        self._bases = np.zeros(0, dtype=np.int64)
+        self._track_ids = np.zeros(0, dtype=np.int64)
+        self._durations = np.zeros(0, dtype=np.float64)
+        self._alive = np.zeros(0, dtype=bool)
+        self._slot_of: dict[int, int] = {}
+        self._next_base = 0
+        self._dead_tracks = 0
+
+    # -- catalogue changes ------------------------------------------------------------
+
+    def add(self, track_id: int, fp: Fingerprint | bytes) -> None:
+        """Index ``fp`` under ``track_id``, replacing what that id had before."""
+        if not isinstance(fp, Fingerprint):
+            fp = Fingerprint.from_bytes(fp)
+        if fp.version != FINGERPRINT_VERSION:
+            raise FormatError(
+                f"fingerprint version {fp.version} in an index of {FINGERPRINT_VERSION}"
+            )
+        track_id = int(track_id)
+        if track_id in self._slot_of:
+            self.remove(track_id)
+        span = int(fp.offsets.max()) + 1 if fp.offsets.size else 1
+        if self._next_base + span + _GAP > _MAX_POSITION:
+            self._compact()
+            if self._next_base + span + _GAP > _MAX_POSITION:
+                raise OverflowError("index position space exhausted")
+        base = self._next_base
+        self._next_base += span + _GAP
+        self._slot_of[track_id] = self._bases.size
+        self._bases = np.append(self._bases, base)
+        self._track_ids = np.append(self._track_ids, track_id)
+        self._durations = np.append(self._durations, fp.duration)
+        self._alive = np.append(self._alive, True)
+        if fp.hashes.size:
+            positions = (fp.offsets.astype(np.int64) + base).astype(np.uint32)
+            self._pending.append((fp.hashes.astype(np.uint32), positions))
+
+    def add_many(self, items: Iterable[tuple[int, Fingerprint | bytes]]) -> None:
+        """Add many tracks, merging once at the end (what a worker does at start)."""
+        for track_id, fp in items:
+            self.add(track_id, fp)
+        self._flush(force=True)
+
+    def remove(self, track_id: int) -> bool:
+        """Forget ``track_id``; returns whether it was indexed."""
+        slot = self._slot_of.pop(int(track_id), None)
+        if slot is None:
+            return False
+        self._alive[slot] = False
+        self._dead_tracks += 1
+        return True
+
+    def __contains__(self, track_id: object) -> bool:
+        return isinstance(track_id, int | np.integer) and int(track_id) in self._slot_of
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    @property
+    def track_ids(self) -> list[int]:
+        return sorted(self._slot_of)
+
+    @property
+    def entries(self) -> int:
+        self._flush()
+        return int(self._hashes.size + self._delta_hashes.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (entries and per-track tables)."""
+        self._flush()
+        arrays = (
+            self._hashes,
+            self._positions,
+            self._delta_hashes,
+            self._delta_positions,
+            self._bases,
+            self._track_ids,
+            self._durations,
+            self._alive,
+        )
+        return int(sum(a.nbytes for a in arrays))
+
+    @property
+    def indexed_seconds(self) -> float:
+        return float(self._durations[self._alive].sum())
+
+    # -- lookups ----------------------------------------------------------------------
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Entries for each probe hash: (probe index, global position), dead tracks removed."""
+        self._flush()
+        hashes = np.asarray(hashes, dtype=np.uint32)
+        # Trial speeds and multi-probing repeat many hashes; searching each distinct
+        # hash once, in sorted order, is several times faster than searching them all.
+        unique, inverse = np.unique(hashes, return_inverse=True)
+        parts = [(self._hashes, self._positions), (self._delta_hashes, self._delta_positions)]
+        ranges = []
+        total = np.zeros(unique.size, dtype=np.int64)
+        for keys, _ in parts:
+            lo = np.searchsorted(keys, unique, side="left")
+            hi = lo + _run_length(keys, unique, lo)
+            ranges.append((lo, hi))
+            total += hi - lo
+        common = total > self.bucket_cap
+        probes, positions = [], []
+        for (_, values), (lo, hi) in zip(parts, ranges, strict=True):
+            sizes = np.where(common, 0, hi - lo)[inverse]
+            count = int(sizes.sum())
+            if count == 0:
+                continue
+            probe = np.repeat(np.arange(hashes.size), sizes)
+            starts = np.repeat(lo[inverse] - (np.cumsum(sizes) - sizes), sizes)
+            probes.append(probe)
+            positions.append(values[starts + np.arange(count)])
+        if not probes:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        probe = np.concatenate(probes)
+        position = np.concatenate(positions).astype(np.int64)
+        if self._dead_tracks:
+            keep = self._alive[self.slot_of_positions(position)]
+            probe, position = probe[keep], position[keep]
+        return probe, position
+
+    def slot_of_positions(self, positions: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self._bases, positions, side="right") - 1
+
+    def slot_base(self, slots: np.ndarray) -> np.ndarray:
+        return self._bases[slots]
+
+    def slot_track_id(self, slot: int) -> int:
+        return int(self._track_ids[slot])
+
+    def slot_duration(self, slot: int) -> float:
+        return float(self._durations[slot])
+
+    # -- merging ----------------------------------------------------------------------
+
+    def _flush(self, *, force: bool = False) -> None:
+        if self._pending:
+            hashes = np.concatenate([self._delta_hashes, *(h for h, _ in self._pending)])
+            positions = np.concatenate([self._delta_positions, *(p for _, p in self._pending)])
+            self._pending.clear()
+            order = np.argsort(hashes, kind="stable")
+            self._delta_hashes, self._delta_positions = hashes[order], positions[order]
+        if self._delta_hashes.size and (
+            force or self._delta_hashes.size > self.delta_ratio * max(self._hashes.size, 1 << 16)
+        ):
+            self._merge_delta()
+        if self._dead_tracks and (force or self._dead_tracks * 4 > max(len(self._alive), 16)):
+            self._compact()
+
+    def _merge_delta(self) -> None:
+        main_h, main_p = self._hashes, self._positions
+        delta_h, delta_p = self._delta_hashes, self._delta_positions
+        # Linear merge of two sorted arrays: where each delta entry lands.
+        at = np.searchsorted(main_h, delta_h, side="right") + np.arange(delta_h.size)
+        size = main_h.size + delta_h.size
+        is_delta = np.zeros(size, dtype=bool)
+        is_delta[at] = True
+        hashes = np.empty(size, dtype=np.uint32)
+        positions = np.empty(size, dtype=np.uint32)
+        hashes[at], positions[at] = delta_h, delta_p
+        hashes[~is_delta], positions[~is_delta] = main_h, main_p
+        self._hashes, self._positions = hashes, positions
+        self._delta_hashes = np.zeros(0, dtype=np.uint32)
+        self._delta_positions = np.zeros(0, dtype=np.uint32)
+
+    def _compact(self) -> None:
+        """Drop dead tracks' entries and re-pack the live tracks' positions from 0."""
+        self._merge_delta()
+        slots = self.slot_of_positions(self._positions.astype(np.int64))
+        keep = self._alive[slots] if self._alive.size else np.zeros(0, dtype=bool)
+        live = np.flatnonzero(self._alive)
+        spans = np.diff(np.append(self._bases, self._next_base))[live]
+        new_bases = np.concatenate([[0], np.cumsum(spans)[:-1]]).astype(np.int64)
+        remap = np.full(self._alive.size, -1, dtype=np.int64)
+        remap[live] = np.arange(live.size)
+        old_slots = slots[keep]
+        new_positions = (
+            self._positions[keep].astype(np.int64)
+            - self._bases[old_slots]
+            + new_bases[remap[old_slots]]
+        )
+        self._hashes = self._hashes[keep]
+        self._positions = new_positions.astype(np.uint32)
+        self._bases = new_bases
+        self._track_ids = self._track_ids[live]
+        self._durations = self._durations[live]
+        self._alive = np.ones(live.size, dtype=bool)
+        self._slot_of = {int(t): i for i, t in enumerate(self._track_ids)}
+        self._next_base = int(spans.sum())
+        self._dead_tracks = 0
+
+    # -- snapshots --------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a snapshot file atomically: a JSON header line, then .npy records."""
+        self._flush(force=True)
+        path = Path(path)
+        arrays = {
+            "hashes": self._hashes,
+            "positions": self._positions,
+            "bases": self._bases,
+            "track_ids": self._track_ids,
+            "durations": self._durations,
+        }
+        meta = {
+            "version": FINGERPRINT_VERSION,
+            "next_base": self._next_base,
+            "bucket_cap": self.bucket_cap,
+            "arrays": list(arrays),
+        }
+        fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_SNAPSHOT_MAGIC)
+                handle.write(json.dumps(meta).encode() + b"\n")
+                for array in arrays.values():
+                    np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, mmap: bool = True) -> Index:
+        """Read a snapshot; with ``mmap`` the big arrays are mapped, not copied."""
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {}
+        with path.open("rb") as handle:
+            if handle.readline() != _SNAPSHOT_MAGIC:
+                raise FormatError(f"{path}: not a fingerprint index snapshot")
+            meta = json.loads(handle.readline())
+            if meta.get("version") != FINGERPRINT_VERSION:
+                raise FormatError(
+                    f"{path}: snapshot of version {meta.get('version')}, "
+                    f"this engine reads {FINGERPRINT_VERSION}"
+                )
+            for name in meta["arrays"]:
+                major, _ = np.lib.format.read_magic(handle)
+                if major != 1:
+                    raise FormatError(f"{path}: unsupported .npy record version {major}")
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+                start = handle.tell()
+                count = int(np.prod(shape))
+                if mmap and count:
+                    arrays[name] = np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape)
+                else:
+                    arrays[name] = np.fromfile(handle, dtype=dtype, count=count).reshape(shape)
+                handle.seek(start + count * dtype.itemsize)
+        index = cls(bucket_cap=int(meta["bucket_cap"]))
+        index._hashes = arrays["hashes"]
+        index._positions = arrays["positions"]
+        index._bases = np.array(arrays["bases"], dtype=np.int64)
+        index._track_ids = np.array(arrays["track_ids"], dtype=np.int64)
+        index._durations = np.array(arrays["durations"], dtype=np.float64)
+        index._alive = np.ones(index._bases.size, dtype=bool)
+        index._slot_of = {int(t): i for i, t in enumerate(index._track_ids)}
+        index._next_base = int(meta["next_base"])
+        return index
+
+
+def _run_length(keys: np.ndarray, wanted: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """How many consecutive ``keys`` from ``lo`` equal ``wanted`` (sorted keys)."""
+    # Buckets are short, so stepping forward beats a second binary search.
+    length = np.zeros(wanted.size, dtype=np.int64)
+    active = np.flatnonzero(lo < keys.size)
+    step = 0
+    while active.size:
+        at = lo[active] + step
+        inside = at < keys.size
+        active, at = active[inside], at[inside]
+        same = keys[at] == wanted[active]
+        active = active[same]
+        length[active] += 1
+        step += 1
+        if step > 64:
+            # Long buckets (rare): fall back to binary search for the rest.
+            if active.size:
+                length[active] = np.searchsorted(keys, wanted[active], side="right") - lo[active]
+            break
+    return length
