@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
-
 # Under pytest-xdist each worker gets its own Redis database: Django's cache.clear()
 # flushes a whole database, and workers must not wipe each other's state.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -13,7 +11,6 @@ if _worker and os.environ.get("REDIS_URL"):
     _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
     if _db.isdigit():
         os.environ["REDIS_URL"] = f"{_base}/{int(_db) + 1 + int(_worker.removeprefix('gw'))}"
-os.environ.setdefault("SMS_BACKEND", "locmem")
 
 import pytest  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
@@ -25,7 +22,15 @@ def _isolated_state(settings, tmp_path):
     from django.core.cache import cache
 
     from notifications import sms
+    from zamio.celery import app as celery_app
 
+    # Tasks run inline unless a test starts a real worker. Set on the Celery app itself:
+    # pytest-django loads settings before this file runs, and Celery caches its config.
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    eager_before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    settings.SMS_BACKEND = "locmem"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
@@ -43,6 +48,7 @@ def _isolated_state(settings, tmp_path):
     catalog_index_reset()  # the in-memory index must not outlive the test's rows
     yield
     cache.clear()
+    celery_app.conf.task_always_eager = eager_before
 
 
 class CommittingAPIClient(APIClient):

@@ -105,30 +105,20 @@ def test_suspended_user_cannot_use_api(user_factory, client_for):
     assert victim_client.get("/api/v1/auth/me/").status_code == 401
 
 
-def test_login_is_throttled(api_client, settings, user_factory):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {
-            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-            "auth": "3/min",
-        },
-    }
+def test_login_is_throttled(api_client, monkeypatch, user_factory):
     from users.throttles import AuthThrottle
 
-    AuthThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    try:
-        user_factory("artist", email="ama@example.test", password=PASSWORD)
-        payload = {"email": "ama@example.test", "password": "wrong-password"}
-        codes = [api_client.post("/api/v1/auth/login/", payload).status_code for _ in range(4)]
+    monkeypatch.setattr(AuthThrottle, "THROTTLE_RATES", {"auth": "3/min"})
+    user_factory("artist", email="ama@example.test", password=PASSWORD)
+    payload = {"email": "ama@example.test", "password": "wrong-password"}
 
-        assert codes == [401, 401, 401, 429]
-        throttled = api_client.post("/api/v1/auth/login/", payload)
-        assert throttled.json()["error"]["code"] == "throttled"
-        assert int(throttled["Retry-After"]) > 0
-    finally:
-        from rest_framework.settings import api_settings
+    codes = [api_client.post("/api/v1/auth/login/", payload).status_code for _ in range(4)]
 
-        AuthThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    assert codes == [401, 401, 401, 429]
+    throttled = api_client.post("/api/v1/auth/login/", payload)
+    assert throttled.json()["error"]["code"] == "throttled"
+    assert int(throttled["Retry-After"]) > 0
+    assert AuditLog.objects.filter(action="user.login_failed").count() == 3
 
 
 BAD_INPUT = [

@@ -268,7 +268,7 @@ def test_tampered_token_refused(api_client, user_factory):
     access = _login(api_client).json()["access"]
     header, payload, signature = access.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    assert claims["user_id"] == artist.pk
+    assert str(claims["user_id"]) == str(artist.pk)
     claims["user_id"] = admin.pk
     forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {header}.{forged_payload}.{signature}")
