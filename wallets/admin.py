@@ -83,9 +83,6 @@ class WithdrawalAdmin(AuditedAdminMixin, ReadOnlyAdmin):
     list_select_related = ("user",)
     actions = ["approve_selected", "recheck_selected"]
 
-    def has_view_permission(self, request, obj=None):
-        return True
-
     def _run(self, request, queryset: QuerySet, action, label: str) -> None:
         done, refused = 0, []
         for withdrawal in queryset:

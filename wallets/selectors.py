@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -47,7 +48,7 @@ def wallet_balance(*, user: User) -> WalletBalance:
         paid_out=Coalesce(Sum("amount", filter=_status_in({WithdrawalStatus.SUCCEEDED})), ZERO),
     )
     return WalletBalance(
-        currency=account.currency if account else "GHS",
+        currency=account.currency if account else settings.CURRENCY,
         available=account.display_balance if account else ZERO,
         pending=totals["pending"],
         paid_out=totals["paid_out"],
@@ -87,7 +88,7 @@ def wallet_statement(
     if end is not None:
         postings = postings.filter(created_at__lt=end)
     if account is None:
-        return Statement("GHS", ZERO, ZERO, postings.none())
+        return Statement(settings.CURRENCY, ZERO, ZERO, postings.none())
     before = Posting.objects.filter(account=account)
     if start is not None:
         before = before.filter(created_at__lt=start)

@@ -781,7 +781,7 @@ def withdrawal_send(*, withdrawal_id: int) -> Withdrawal | None:
             reason=FailureReason.PROVIDER_REJECTED,
             provider_reason=exc.reason,
         )
-    if result.status == TransferStatus.PENDING and not result.raw.get("accepted"):
+    if result.status == TransferStatus.PENDING and not result.accepted:
         return _record_check(withdrawal.pk, result)
     if result.status == TransferStatus.PENDING:
         # Accepted: the provider usually knows the outcome within a second.
@@ -1126,9 +1126,10 @@ def withdrawals_poll_stuck() -> SweepReport:
         report.resent += 1
 
     review_before = now - timedelta(minutes=settings.WALLETS_PAYOUT_REVIEW_AFTER_MINUTES)
-    sending = Withdrawal.objects.filter(status=WithdrawalStatus.SENDING).order_by(
-        F("last_checked_at").asc(nulls_first=True), "pk"
-    )[:SWEEP_BATCH]
+    # Withdrawals in review are polled too: the provider may settle them on its own.
+    sending = Withdrawal.objects.filter(
+        status__in=[WithdrawalStatus.SENDING, WithdrawalStatus.NEEDS_REVIEW]
+    ).order_by(F("last_checked_at").asc(nulls_first=True), "pk")[:SWEEP_BATCH]
     for withdrawal in sending:
         report.checked += 1
         problem = ""

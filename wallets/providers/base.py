@@ -37,6 +37,7 @@ class TransferRequest:
 class TransferResult:
     status: TransferStatus
     reason: str = ""
+    accepted: bool = False  # a new transfer the provider just took on (HTTP 202)
     financial_transaction_id: str = ""
     raw: dict = field(default_factory=dict)
 

@@ -154,13 +154,15 @@ class MtnMomoProvider(PayoutProvider):
         )
         status = response.status_code
         if status == 202:
-            return TransferResult(status=TransferStatus.PENDING, raw={"accepted": True})
+            return TransferResult(status=TransferStatus.PENDING, accepted=True)
         if status == 409:
             # The reference exists: an earlier attempt got through. Its status is the answer.
             logger.info("MTN MoMo transfer %s already exists", request.reference_id)
             return self.transfer_status(request.reference_id)
         body = _json(response)
-        if status >= 500:
+        if status >= 500 or status in (401, 403):
+            # 401 after a fresh token, or 403, is our configuration, not the payee's transfer:
+            # nothing was created, so it is retried and ends in review rather than failing.
             raise ProviderUnavailable(f"MTN MoMo transfer answered {status}: {body}")
         raise ProviderRejected(
             f"MTN MoMo refused the transfer ({status}): {body.get('message', '')}",

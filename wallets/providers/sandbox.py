@@ -66,7 +66,7 @@ class SandboxProvider(PayoutProvider):
         )
         if created:
             # Like the real API: accepted now, final state visible through the status call.
-            return TransferResult(status=TransferStatus.PENDING, raw={"accepted": True})
+            return TransferResult(status=TransferStatus.PENDING, accepted=True)
         return _result(transfer)
 
     def transfer_status(self, reference_id: uuid.UUID) -> TransferResult:

@@ -7,10 +7,12 @@ withdrawal, whatever failed on the way.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from celery.exceptions import Retry
+from django.utils import timezone
 
 from conftest import make_user
 from notifications.models import Notification
@@ -445,3 +447,33 @@ def test_reconciliation_asks_mtn_and_finds_nothing_wrong(mtn):
 def test_provider_status_lookup_reports_not_found(mtn):
     result = get_provider("momo_mtn").transfer_status(uuid.uuid4())
     assert result.status == TransferStatus.NOT_FOUND
+
+
+def test_stuck_transfer_goes_to_review_then_settles_when_mtn_finally_answers(mtn):
+    finance = make_user("admin", staff_role="finance")
+    mtn.state.pending_polls = 2
+    withdrawal = _approved_withdrawal()
+    services.withdrawal_send(withdrawal_id=withdrawal.pk)  # GET 1: PENDING
+    Withdrawal.objects.filter(pk=withdrawal.pk).update(
+        sent_at=timezone.now() - timedelta(minutes=61)
+    )
+
+    first = services.withdrawals_poll_stuck()  # GET 2: PENDING → needs review
+    withdrawal.refresh_from_db()
+    assert (first.checked, first.to_review, withdrawal.status) == (
+        1,
+        1,
+        WithdrawalStatus.NEEDS_REVIEW,
+    )
+    assert withdrawal.review_note == "Not confirmed by momo_mtn after 60 minutes (status PENDING)."
+    assert Notification.objects.filter(user=finance, title="Withdrawal needs review").exists()
+
+    second = services.withdrawals_poll_stuck()  # GET 3: SUCCESSFUL
+    withdrawal.refresh_from_db()
+    assert (second.checked, second.settled, withdrawal.status) == (
+        1,
+        1,
+        WithdrawalStatus.SUCCEEDED,
+    )
+    assert _settlements(withdrawal) == 1
+    assert mtn.state.created[str(withdrawal.reference_id)] == 1
