@@ -704,9 +704,9 @@ def track_set_fingerprint_status(*, track_id: int, status: str, error: str = "")
 # --- Splits ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ShareInput:
-    name: str
     role: str
     basis_points: int
+    name: str = ""  # may be left out when artist_id or publisher_id names the contributor
     kind: str = ContributorKind.PERSON
     artist_id: int | None = None
     publisher_id: int | None = None

@@ -32,4 +32,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=2, minute=15),
         "options": {"queue": "payouts", "expires": 3600},
     },
+    "tracks-requeue-stale-imports": {
+        "task": "tracks.requeue_stale_imports",
+        "schedule": 600.0,
+        "options": {"queue": "default", "expires": 540},
+    },
 }

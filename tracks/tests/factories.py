@@ -17,4 +17,6 @@ class TrackFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Song {n}")
     primary_artist = factory.SubFactory(ArtistFactory)
     duration_seconds = 180.0
+    audio = factory.django.FileField(filename="song.wav", data=b"RIFF stand-in audio")
+    audio_format = "wav"
     audio_hash = factory.Sequence(lambda n: hashlib.sha256(f"track-{n}".encode()).hexdigest())

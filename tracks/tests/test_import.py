@@ -175,29 +175,28 @@ def test_mixed_import_from_a_zip_runs_as_a_task(
     assert Track.objects.count() == 3
 
 
-def test_an_interrupted_import_resumes_after_the_last_reported_row(
-    owner, django_capture_on_commit_callbacks
-):
+def test_an_interrupted_import_resumes_after_the_last_reported_row(owner, settings):
+    settings.TRACKS_IMPORT_SYNC_MAX_ROWS = 0  # leave it to the task
     rows = [{"title": f"Song {n}", "audio_filename": f"s{n}.wav"} for n in range(1, 4)]
     files = [upload(f"s{n}.wav", audio_samples.wav_bytes(2, seed=110 + n)) for n in range(1, 4)]
     job = services.track_import_start(
         actor=owner.user, csv_file=upload("c.csv", _csv(rows)), files=files
     )
-    assert job.created_count == 3
-    # Simulate a worker that died after row 2 and a sweeper that re-queued the import.
-    first_two = job.results[:2]
-    Track.objects.filter(title="Song 3").delete()
+    assert (job.status, job.processed_rows) == ("pending", 0)
+    # A worker reported rows 1 and 2, then died; the sweeper put the import back to pending.
+    reported = [
+        {"row": n, "title": f"Song {n}", "outcome": "created", "track_id": 0} for n in (1, 2)
+    ]
     TrackImport.objects.filter(pk=job.pk).update(
-        status="running", processed_rows=2, results=first_two, created_count=2
+        processed_rows=2, results=reported, created_count=2
     )
-    job.refresh_from_db()
-    assert job.manifest  # staged files of a finished import are deleted on commit only
-    TrackImport.objects.filter(pk=job.pk).update(status="pending")
     services.track_import_run(import_id=job.pk)
     job.refresh_from_db()
+    assert job.status == "done"
     assert [r["title"] for r in job.results] == ["Song 1", "Song 2", "Song 3"]
-    assert job.created_count == 3
-    assert sorted(Track.objects.values_list("title", flat=True)) == ["Song 1", "Song 2", "Song 3"]
+    assert (job.processed_rows, job.created_count) == (3, 3)
+    # Only the unreported row was processed again.
+    assert list(Track.objects.values_list("title", flat=True)) == ["Song 3"]
 
 
 @pytest.mark.parametrize(
@@ -258,3 +257,20 @@ def test_the_template_has_every_column_and_parses_cleanly():
     assert sum(s.basis_points for s in rows[0].shares) == 10000
     assert rows[1].explicit is True
     assert template_csv().splitlines()[0].startswith(",".join(COLUMNS))
+
+
+def test_the_sweeper_requeues_only_stale_imports(owner, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stale = TrackImport.objects.create(created_by=owner.user, status="running", total_rows=3)
+    fresh = TrackImport.objects.create(created_by=owner.user, status="running", total_rows=3)
+    done = TrackImport.objects.create(created_by=owner.user, status="done", total_rows=3)
+    long_ago = timezone.now() - timedelta(hours=1)
+    TrackImport.objects.filter(pk__in=[stale.pk, done.pk]).update(updated_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.track_import_requeue_stale() == 1
+    assert len(callbacks) == 1
+    statuses = dict(TrackImport.objects.values_list("pk", "status"))
+    assert statuses == {stale.pk: "pending", fresh.pk: "running", done.pk: "done"}
