@@ -37,4 +37,14 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 600.0,
         "options": {"queue": "default", "expires": 540},
     },
+    "stream-capture-schedule-samples": {
+        "task": "stream_capture.schedule_samples",
+        "schedule": 60.0,
+        "options": {"queue": "capture", "expires": 55},
+    },
+    "stream-capture-prune-attempts": {
+        "task": "stream_capture.prune_attempts",
+        "schedule": crontab(hour=3, minute=50),
+        "options": {"queue": "capture", "expires": 3600},
+    },
 }

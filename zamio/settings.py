@@ -366,3 +366,28 @@ STREAMING_PLAY_RATE = env.string("STREAMING_PLAY_RATE", "30/min")
 STREAMING_PLAY_IP_RATE = env.string("STREAMING_PLAY_IP_RATE", "600/min")
 STREAMING_CHART_RATE = env.string("STREAMING_CHART_RATE", "60/min")
 STREAMING_CHART_CACHE_SECONDS = env.integer("STREAMING_CHART_CACHE_SECONDS", 300)
+
+# --- Stations and stream capture (stations/, stream_capture/) ----------------------------
+# Stream URLs are checked by stream_capture (SSRF guard) when a station adds them; stations
+# sits below stream_capture in the import order, so it names the checker here.
+STATIONS_STREAM_URL_VALIDATOR = env.string(
+    "STATIONS_STREAM_URL_VALIDATOR", "stream_capture.urlsafety.url_validate"
+)
+# Lets capture reach 127.0.0.1/::1 (local development and tests only; never in production).
+STREAM_CAPTURE_ALLOW_LOOPBACK = env.boolean("STREAM_CAPTURE_ALLOW_LOOPBACK", False)
+STREAM_CAPTURE_CONNECT_TIMEOUT_SECONDS = env.integer("STREAM_CAPTURE_CONNECT_TIMEOUT_SECONDS", 5)
+# A stream that sends nothing for this long is failed (the response head, too, must arrive
+# within it).
+STREAM_CAPTURE_READ_TIMEOUT_SECONDS = env.integer("STREAM_CAPTURE_READ_TIMEOUT_SECONDS", 10)
+# A sampled capture is killed after sample length + connect timeout + this.
+STREAM_CAPTURE_WALL_SLACK_SECONDS = env.integer("STREAM_CAPTURE_WALL_SLACK_SECONDS", 20)
+# The longest Icecast burst-on-connect credited when dating a capture's first sample.
+STREAM_CAPTURE_MAX_BURST_SECONDS = env.integer("STREAM_CAPTURE_MAX_BURST_SECONDS", 15)
+STREAM_CAPTURE_RECONNECT_MAX_SECONDS = env.integer("STREAM_CAPTURE_RECONNECT_MAX_SECONDS", 60)
+# Continuous workers record one health success per this much audio.
+STREAM_CAPTURE_HEALTH_EVERY_SECONDS = env.integer("STREAM_CAPTURE_HEALTH_EVERY_SECONDS", 60)
+# A link failing without a success for this long is down: its station's staff are told.
+STREAM_DOWN_AFTER_SECONDS = env.integer("STREAM_DOWN_AFTER_SECONDS", 300)
+# A down link is tried again this long after its last failure, even if a backup works.
+STREAM_CAPTURE_DOWN_RETRY_SECONDS = env.integer("STREAM_CAPTURE_DOWN_RETRY_SECONDS", 600)
+STREAM_CAPTURE_ATTEMPT_RETENTION_DAYS = env.integer("STREAM_CAPTURE_ATTEMPT_RETENTION_DAYS", 7)
