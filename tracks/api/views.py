@@ -236,9 +236,10 @@ class TrackRejectApi(APIView):
 
 class TrackSplitsApi(APIView):
     """GET lists every split version, newest first; PUT records a new version in force from now
-    (JSON, or multipart with `shares` as a JSON string and an optional `split_sheet`)."""
+    (JSON, or multipart with `shares` as a JSON string and an optional `split_sheet`).
+    Stations, which read the approved catalogue, do not see who is paid what."""
 
-    permission_classes = [IsCatalogueReader]
+    permission_classes = [IsCatalogueEditor]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(responses={200: s.SplitVersionOutput(many=True)}, tags=["tracks"])

@@ -194,6 +194,7 @@ def test_a_station_sees_approved_tracks_read_only(client_for, track):
     )
     assert station.post("/api/v1/tracks/", {}, format="multipart").status_code == 403
     assert station.get(f"/api/v1/tracks/{track.pk}/audio/").status_code == 403
+    assert station.get(f"/api/v1/tracks/{track.pk}/splits/").status_code == 403
     assert _snapshot(track) == before
 
 
