@@ -7,19 +7,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _eager_celery(settings):
-    """Runs queued tasks in-process with the locmem SMS backend. The root conftest asks for both
-    through the environment, but pytest-django has loaded the settings by then."""
-    from zamio.celery import app
-
-    settings.SMS_BACKEND = "locmem"
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
 class ArkeselServer:
     """A local stand-in for Arkesel's SMS API v2, answering from a script of (status, body)."""
 
