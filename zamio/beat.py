@@ -22,16 +22,6 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=3, minute=30),
         "options": {"queue": "default", "expires": 3600},
     },
-    "wallets-poll-stuck-withdrawals": {
-        "task": "wallets.poll_stuck_withdrawals",
-        "schedule": 300.0,
-        "options": {"queue": "payouts", "expires": 280},
-    },
-    "wallets-reconcile-ledger": {
-        "task": "wallets.reconcile_ledger",
-        "schedule": crontab(hour=2, minute=15),
-        "options": {"queue": "payouts", "expires": 3600},
-    },
     "tracks-requeue-stale-imports": {
         "task": "tracks.requeue_stale_imports",
         "schedule": 600.0,
@@ -46,5 +36,15 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "stream_capture.prune_attempts",
         "schedule": crontab(hour=3, minute=50),
         "options": {"queue": "capture", "expires": 3600},
+    },
+    "wallets-poll-stuck-withdrawals": {
+        "task": "wallets.poll_stuck_withdrawals",
+        "schedule": 300.0,
+        "options": {"queue": "payouts", "expires": 280},
+    },
+    "wallets-reconcile-ledger": {
+        "task": "wallets.reconcile_ledger",
+        "schedule": crontab(hour=2, minute=15),
+        "options": {"queue": "payouts", "expires": 3600},
     },
 }

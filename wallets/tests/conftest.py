@@ -10,13 +10,7 @@ from wallets.tests.mtn_server import FakeMtnServer
 
 @pytest.fixture(autouse=True)
 def _wallet_settings(settings):
-    """Eager Celery and locmem SMS (the root conftest asks for both through the environment,
-    but pytest-django has loaded the settings by then), and the default payout rules."""
-    from zamio.celery import app
-
-    settings.SMS_BACKEND = "locmem"
-    eager_before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    """The default payout rules (eager Celery and locmem SMS come from the root fixture)."""
     settings.WALLETS_PAYOUT_PROVIDER = "sandbox"
     settings.WALLETS_MIN_WITHDRAWAL = Decimal("10.00")
     settings.WALLETS_APPROVAL_THRESHOLD = Decimal("1000.00")
@@ -24,8 +18,7 @@ def _wallet_settings(settings):
     # test turns this back on.
     settings.WALLETS_PAYOUT_COOLING_OFF_HOURS = 0
     settings.WALLETS_PAYOUT_REVIEW_AFTER_MINUTES = 60
-    yield
-    app.conf.task_always_eager = eager_before
+    settings.WALLETS_PAYOUT_RESEND_AFTER_MINUTES = 10
 
 
 @pytest.fixture
@@ -41,6 +34,6 @@ def mtn(settings):
     settings.MOMO_CALLBACK_URL = "https://zamio.example/api/v1/payouts/callbacks/momo_mtn/"
     settings.MOMO_CURRENCY = "GHS"
     settings.MOMO_CONNECT_TIMEOUT_SECONDS = 1
-    settings.MOMO_TIMEOUT_SECONDS = 0.5
+    settings.MOMO_TIMEOUT_SECONDS = 0.5  # scripted timeouts sleep 0.8 s
     yield server
     server.stop()
