@@ -9,6 +9,7 @@ song, sample for sample.
 from __future__ import annotations
 
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,42 @@ def write_wav(path: str | Path, samples: np.ndarray, *, sr: int = 44100) -> Path
         wav.setframerate(sr)
         wav.writeframes(pcm.tobytes())
     return path
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One item of a programme: its audio and, for catalogue songs, a label to check against."""
+
+    audio: np.ndarray
+    label: str | None = None
+    crossfade: float = 0.0  # seconds this item overlaps the end of the previous one
+
+
+@dataclass(frozen=True)
+class Aired:
+    label: str
+    start: float  # seconds from the start of the programme
+    end: float
+
+
+def programme(segments: list[Segment], *, sr: int = 44100) -> tuple[np.ndarray, list[Aired]]:
+    """Mixes segments into one broadcast with linear crossfades; returns it and what aired when."""
+    total = 0
+    starts = []
+    for seg in segments:
+        start = max(0, total - int(seg.crossfade * sr))
+        starts.append(start)
+        total = start + seg.audio.size
+    out = np.zeros(total, dtype=np.float32)
+    aired = []
+    for seg, start in zip(segments, starts, strict=True):
+        audio = seg.audio.astype(np.float32).copy()
+        fade = int(seg.crossfade * sr)
+        if fade:
+            ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+            audio[:fade] *= ramp
+            out[start : start + fade] *= ramp[::-1]
+        out[start : start + audio.size] += audio
+        if seg.label:
+            aired.append(Aired(seg.label, start / sr, (start + audio.size) / sr))
+    return np.clip(out, -1.0, 1.0), aired
