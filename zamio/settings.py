@@ -135,11 +135,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_TIME_LIMIT = env.integer("CELERY_TASK_TIME_LIMIT", 600)
-CELERY_TASK_SOFT_TIME_LIMIT = env.integer("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 # Every ETA and retry delay stays below this, so Redis never redelivers a task
 # that is merely waiting (see zamio/beat.py and the hardening tests).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.integer("CELERY_VISIBILITY_TIMEOUT", 3600),
+}
+# Queues by task-name prefix, so capture, fingerprinting, royalties and payouts scale on
+# separate workers (`celery -A zamio worker -Q capture`, ...).
+CELERY_TASK_ROUTES = {
+    "stream_capture.*": {"queue": "capture"},
+    "fingerprinting.*": {"queue": "fingerprint"},
+    "detections.*": {"queue": "fingerprint"},
+    "royalties.*": {"queue": "royalties"},
+    "wallets.*": {"queue": "payouts"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "Africa/Accra"
@@ -210,6 +218,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "ENUM_NAME_OVERRIDES": {
+        "UserRoleEnum": "users.models.Role",
+        "RegistrationRoleEnum": "users.models.SELF_REGISTRABLE_ROLE_CHOICES",
+    },
 }
 
 CORS_ALLOWED_ORIGINS = env.listing("CORS_ALLOWED_ORIGINS")
@@ -391,3 +403,16 @@ STREAM_DOWN_AFTER_SECONDS = env.integer("STREAM_DOWN_AFTER_SECONDS", 300)
 # A down link is tried again this long after its last failure, even if a backup works.
 STREAM_CAPTURE_DOWN_RETRY_SECONDS = env.integer("STREAM_CAPTURE_DOWN_RETRY_SECONDS", 600)
 STREAM_CAPTURE_ATTEMPT_RETENTION_DAYS = env.integer("STREAM_CAPTURE_ATTEMPT_RETENTION_DAYS", 7)
+
+# --- Fingerprinting ---------------------------------------------------------
+# The engine's analysis rate is part of its versioned spec, not a setting.
+from fingerprinting.engine import SPEC as _FINGERPRINT_SPEC  # noqa: E402
+
+FINGERPRINT_SAMPLE_RATE = _FINGERPRINT_SPEC.sample_rate
+# A match at or above this confidence is "verified"; between the candidate threshold and
+# this it is kept as low-confidence for staff review; below the candidate one it is dropped.
+FINGERPRINT_VERIFIED_THRESHOLD = float(env.decimal("FINGERPRINT_VERIFIED_THRESHOLD", "0.70"))
+FINGERPRINT_CANDIDATE_THRESHOLD = float(env.decimal("FINGERPRINT_CANDIDATE_THRESHOLD", "0.50"))
+FINGERPRINT_INDEX_REFRESH_SECONDS = env.integer("FINGERPRINT_INDEX_REFRESH_SECONDS", 30)
+FINGERPRINT_INDEX_SNAPSHOT = env.string("FINGERPRINT_INDEX_SNAPSHOT", "")
+FINGERPRINT_DUPLICATE_WINDOW_SECONDS = env.integer("FINGERPRINT_DUPLICATE_WINDOW_SECONDS", 15)
