@@ -3,10 +3,11 @@
 Who sees what (decided here, once):
 - staff (role admin): every station, link and member;
 - a station account: its own station (through StationStaff), its links and colleagues;
-- artists and publishers: every station's public facts (name, call sign, frequency,
-  region, city, country, class) so their play lists can name where they were played,
-  but no contacts, licence, links, people or health (`stations_public` + the public
-  serializer); they change nothing.
+- artists and publishers: every station, but only its public facts (name, call sign,
+  frequency, region, city, country, class, verified) so their play lists can name where
+  they were played: no contacts, licence, settings, links, people or health
+  (`station_full_access` is False for them and the API answers with the public shape);
+  they change nothing.
 """
 
 from __future__ import annotations
@@ -38,20 +39,20 @@ def station_of_user(*, user: User) -> Station | None:
 
 
 def stations_visible_to(*, user: User) -> QuerySet[Station]:
-    """Stations whose full record (contacts, licence, settings) the user may read."""
+    """Stations the user may read (fully, or only the public facts: `station_full_access`)."""
     stations = Station.objects.select_related("verified_by")
-    if _is_staff(user):
-        return stations
-    if user and user.is_authenticated and user.role == Role.STATION:
+    if not (user and user.is_authenticated):
+        return stations.none()
+    if user.role == Role.STATION:
         return stations.filter(staff__user=user)
+    if user.role in (Role.ADMIN, Role.ARTIST, Role.PUBLISHER):
+        return stations
     return stations.none()
 
 
-def stations_public(*, user: User) -> QuerySet[Station]:
-    """Stations whose public facts the user may read: everyone signed in sees all."""
-    if not (user and user.is_authenticated):
-        return Station.objects.none()
-    return Station.objects.all()
+def station_full_access(*, user: User, station: Station) -> bool:
+    """Whether the user may read the station's whole record, not only its public facts."""
+    return _is_staff(user) or station.pk in station_ids_for_user(user=user)
 
 
 def stations_editable_by(*, user: User) -> QuerySet[Station]:

@@ -25,7 +25,7 @@ from stations.models import (
     StreamLink,
     StreamLinkKind,
 )
-from users.models import Role, User
+from users.models import Role, StaffRole, User
 from users.services import audit_record
 from zamio.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from zamio.tasks import enqueue_on_commit
@@ -52,9 +52,14 @@ def _is_staff(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
+def _is_operator(user: User) -> bool:
+    """Station operations are for support staff and superadmins (finance only reads)."""
+    return _is_staff(user) and user.staff_role in (StaffRole.SUPPORT, StaffRole.SUPERADMIN)
+
+
 def _require_staff(actor: User, what: str) -> None:
-    if not _is_staff(actor):
-        raise Forbidden(f"Only ZamIO staff {what}.")
+    if not _is_operator(actor):
+        raise Forbidden(f"Only ZamIO support staff {what}.")
 
 
 def _snapshot(station: Station) -> dict[str, Any]:
@@ -130,12 +135,12 @@ def _conflict_from(exc: IntegrityError) -> Conflict:
 
 def station_create(*, actor: User, name: str, station_class: str, **fields: Any) -> Station:
     """Registers a station. A station account becomes its manager. Writes an audit row."""
-    if actor.role not in (Role.STATION, Role.ADMIN):
-        raise Forbidden("Only station accounts and staff register stations.")
+    if actor.role != Role.STATION and not _is_operator(actor):
+        raise Forbidden("Only station accounts and support staff register stations.")
     unknown = set(fields) - set(EDITABLE_FIELDS) - {"slug"}
     if unknown:
         raise ValidationFailed("Unknown fields.", details={f: ["Unknown field."] for f in unknown})
-    if not _is_staff(actor):
+    if not _is_operator(actor):
         if any(f in fields for f in STAFF_ONLY_FIELDS):
             raise Forbidden("Only ZamIO staff set a station's sampling.")
         if StationStaff.objects.filter(user=actor).exists():
@@ -161,26 +166,33 @@ def station_create(*, actor: User, name: str, station_class: str, **fields: Any)
     return station
 
 
+def _check_update_allowed(*, actor: User, station: Station, changes: dict[str, Any]) -> None:
+    if _is_operator(actor):
+        return
+    if _is_staff(actor):
+        raise Forbidden("Only ZamIO support staff change station details.")
+    staff_only = [f for f in changes if f in STAFF_ONLY_FIELDS]
+    if station.is_verified:
+        staff_only += [f for f in changes if f in IDENTITY_FIELDS]
+    if staff_only:
+        raise Forbidden(
+            "These details can only be changed by ZamIO staff"
+            + (" once the station is verified." if station.is_verified else "."),
+            details={f: ["Ask ZamIO staff to change this."] for f in staff_only},
+        )
+
+
 def station_update(*, actor: User, station: Station, **changes: Any) -> Station:
     """Changes a station's details (staff: all; its manager: not identity once verified,
     never sampling). Writes an audit row."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed("Unknown fields.", details={f: ["Unknown field."] for f in unknown})
-    if not _is_staff(actor):
-        staff_only = [f for f in changes if f in STAFF_ONLY_FIELDS]
-        if station.is_verified:
-            staff_only += [f for f in changes if f in IDENTITY_FIELDS]
-        if staff_only:
-            raise Forbidden(
-                "These details can only be changed by ZamIO staff"
-                + (" once the station is verified." if station.is_verified else "."),
-                details={f: ["Ask ZamIO staff to change this."] for f in staff_only},
-            )
     values = _clean(changes)
     try:
         with transaction.atomic():
             locked = Station.objects.select_for_update().get(pk=station.pk)
+            _check_update_allowed(actor=actor, station=locked, changes=values)
             before = _snapshot(locked)
             for key, value in values.items():
                 setattr(locked, key, value)

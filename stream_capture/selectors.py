@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from stations.models import StreamLink, StreamLinkKind
+from stations.models import Station, StreamLink, StreamLinkKind
 from stations.selectors import stream_links_visible_to
-from stream_capture.models import CaptureAttempt, CaptureLease, LinkHealth
+from stream_capture.models import (
+    CaptureAttempt,
+    CaptureLease,
+    LinkHealth,
+    StationCaptureState,
+)
 from users.models import User
 
 
@@ -60,6 +66,44 @@ def links_with_health(*, user: User) -> QuerySet[StreamLink]:
             ),
         )
         .order_by("station__name", "station_id", "kind", "priority", "id")
+    )
+
+
+@dataclass(frozen=True)
+class StationHealth:
+    station: int
+    name: str
+    monitoring_enabled: bool
+    mode: str  # off | sampled | continuous
+    is_down: bool
+    last_sample_at: datetime | None
+    last_success_at: datetime | None
+    lease: CaptureLease | None
+    links: list[StreamLink]
+
+
+def station_health(*, user: User, station: Station) -> StationHealth:
+    """The station's capture state and its links' health (links as `links_with_health`)."""
+    links = list(links_with_health(user=user).filter(station=station))
+    enabled = [link for link in links if link.enabled]
+    healths = [getattr(link, "health", None) for link in enabled]
+    lease = live_lease_for(station_id=station.pk)
+    state = StationCaptureState.objects.filter(station=station).first()
+    successes = [h.last_success_at for h in healths if h and h.last_success_at]
+    if not station.monitoring_enabled:
+        mode = "off"
+    else:
+        mode = "continuous" if lease else "sampled"
+    return StationHealth(
+        station=station.pk,
+        name=station.name,
+        monitoring_enabled=station.monitoring_enabled,
+        mode=mode,
+        is_down=not enabled or all(h is not None and h.is_down for h in healths),
+        last_sample_at=state.last_sample_at if state else None,
+        last_success_at=max(successes) if successes else None,
+        lease=lease,
+        links=links,
     )
 
 

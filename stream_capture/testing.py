@@ -153,6 +153,7 @@ def serve_stream(
     stop_after_seconds: float | None = None,
     burst_seconds: float = 0.0,
     loop: bool = False,
+    already_on_air: float = 0.0,
     bitrate: str = "128k",
 ) -> Iterator[StreamUrl]:
     """Serves `audio` as a live MP3 stream at `<url>` (ends with /stream.mp3).
@@ -162,11 +163,13 @@ def serve_stream(
     burst_seconds: on connect, first send this many seconds from before the live point at
     once, as Icecast does. stop_after_seconds: after this much audio on a connection, go
     silent and hold the connection open (a stalled stream). loop: repeat forever.
+    already_on_air: the broadcast began this many seconds before the server started (a
+    listener joins mid-programme, and a burst is available at once, without waiting).
     The yielded URL's `started_at` is when the audio's first sample was on air.
     """
     broadcast = Mp3Frames.parse(encode_mp3(audio, sr, bitrate=bitrate))
     count = len(broadcast.frames)
-    on_air_zero = time.time()
+    on_air_zero = time.time() - already_on_air
 
     def frame_time(global_index: int) -> float:
         repeat, index = divmod(global_index, count)

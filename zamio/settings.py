@@ -403,6 +403,13 @@ STREAM_DOWN_AFTER_SECONDS = env.integer("STREAM_DOWN_AFTER_SECONDS", 300)
 # A down link is tried again this long after its last failure, even if a backup works.
 STREAM_CAPTURE_DOWN_RETRY_SECONDS = env.integer("STREAM_CAPTURE_DOWN_RETRY_SECONDS", 600)
 STREAM_CAPTURE_ATTEMPT_RETENTION_DAYS = env.integer("STREAM_CAPTURE_ATTEMPT_RETENTION_DAYS", 7)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "StationClassEnum": "stations.models.StationClass",
+        "StationStaffRoleEnum": "stations.models.StationStaffRole",
+        "StreamLinkKindEnum": "stations.models.StreamLinkKind",
+    }
+)
 
 # --- Fingerprinting ---------------------------------------------------------
 # The engine's analysis rate is part of its versioned spec, not a setting.

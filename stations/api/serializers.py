@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from stations.models import (
+    Station,
+    StationClass,
+    StationStaff,
+    StationStaffRole,
+    StreamLink,
+    StreamLinkKind,
+)
+
+
+# --- Stations ----------------------------------------------------------------------------------
+class StationPublicOutput(serializers.ModelSerializer):
+    """What anyone signed in may know about a station (artists' and publishers' view)."""
+
+    class Meta:
+        model = Station
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "call_sign",
+            "frequency",
+            "region",
+            "city",
+            "country",
+            "station_class",
+            "is_verified",
+        ]
+        read_only_fields = fields
+
+
+class StationOutput(serializers.ModelSerializer):
+    verified_by = serializers.EmailField(source="verified_by.email", default=None, read_only=True)
+
+    class Meta:
+        model = Station
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "call_sign",
+            "frequency",
+            "region",
+            "city",
+            "country",
+            "timezone",
+            "station_class",
+            "licence_number",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "is_verified",
+            "verified_at",
+            "verified_by",
+            "monitoring_enabled",
+            "sample_seconds",
+            "sample_interval_seconds",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class StationInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    station_class = serializers.ChoiceField(choices=StationClass.choices)
+    slug = serializers.SlugField(max_length=80, required=False)
+    call_sign = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    frequency = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    region = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    country = serializers.CharField(min_length=2, max_length=2, required=False)
+    timezone = serializers.CharField(max_length=64, required=False)
+    licence_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    contact_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    contact_phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    sample_seconds = serializers.IntegerField(min_value=5, max_value=300, required=False)
+    sample_interval_seconds = serializers.IntegerField(min_value=5, max_value=86400, required=False)
+
+
+class StationUpdateInput(StationInput):
+    slug = None  # a slug names the station in commands and URLs; it does not change
+
+
+class EnabledInput(serializers.Serializer):
+    enabled = serializers.BooleanField()
+
+
+# --- People --------------------------------------------------------------------------------------
+class MemberOutput(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email", read_only=True)
+    full_name = serializers.CharField(source="user.full_name", read_only=True)
+
+    class Meta:
+        model = StationStaff
+        fields = ["id", "user", "email", "full_name", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberInput(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=StationStaffRole.choices, default=StationStaffRole.STAFF)
+
+
+class MemberRoleInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=StationStaffRole.choices)
+
+
+# --- Stream links ---------------------------------------------------------------------------------
+class StreamLinkOutput(serializers.ModelSerializer):
+    class Meta:
+        model = StreamLink
+        fields = ["id", "station", "url", "kind", "enabled", "priority", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class StreamLinkInput(serializers.Serializer):
+    url = serializers.CharField(max_length=2048)
+    kind = serializers.ChoiceField(choices=StreamLinkKind.choices, default=StreamLinkKind.PRIMARY)
+    priority = serializers.IntegerField(min_value=0, max_value=100, default=0)
+
+
+class StreamLinkUpdateInput(serializers.Serializer):
+    url = serializers.CharField(max_length=2048, required=False)
+    kind = serializers.ChoiceField(choices=StreamLinkKind.choices, required=False)
+    priority = serializers.IntegerField(min_value=0, max_value=100, required=False)
