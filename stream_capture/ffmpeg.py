@@ -12,7 +12,9 @@ block of decoded audio `anchor + samples_so_far / rate <= arrival_time`: the tig
 of these bounds is the on-air time of the stream's first sample. It equals the
 connect time for a stream that starts at the live point and moves earlier by the
 burst an Icecast server sends on connect (capped by STREAM_CAPTURE_MAX_BURST_SECONDS).
-Window times are then anchor + sample count, never the wall clock at yield time.
+The bound is only tight once the reader has caught up with the live point, so audio
+is dated (and a sample returned, or windows yielded) only after the anchor has
+settled. Window times are then anchor + sample count, never the wall clock at yield.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ __all__ = ["CapturedAudio", "StreamReader", "StreamUnavailable", "sample_capture
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = SPEC.sample_rate
+# The anchor has settled (the reader reached the live point) when it has not moved
+# earlier by more than SETTLE_JUMP seconds for SETTLE_SECONDS of wall time.
+SETTLE_SECONDS = 0.3
+SETTLE_JUMP = 0.05
 # Demuxers a radio stream needs. Playlist and script formats (hls, concat, ffconcat,
 # ...) are absent on purpose: they open other URLs or files.
 STREAM_FORMATS = "mp3,aac,ogg,flac,wav,matroska,webm,mpegts"
@@ -80,6 +86,9 @@ def _ffmpeg_command() -> list[str]:
         "1000000",
         "-i",
         "pipe:0",
+        # Hand each decoded block over at once: arrival times are what date the audio.
+        "-flush_packets",
+        "1",
         "-map",
         "0:a:0",
         "-vn",
@@ -101,6 +110,7 @@ class _Decoder:
         self.samples_read = 0
         self.anchor = response.connected_at  # epoch seconds of the first sample on air
         self._floor = response.connected_at - settings.STREAM_CAPTURE_MAX_BURST_SECONDS
+        self._last_jump = time.monotonic()
         self._tail = b""
         self.source_error: str | None = None
         self._stderr: deque[str] = deque(maxlen=5)
@@ -162,8 +172,15 @@ class _Decoder:
         self.samples_read += block.size
         # The last sample of this block was on air no later than its arrival.
         bound = arrived - self.samples_read / SAMPLE_RATE
-        self.anchor = max(self._floor, min(self.anchor, bound))
+        anchor = max(self._floor, min(self.anchor, bound))
+        if anchor < self.anchor - SETTLE_JUMP:
+            self._last_jump = time.monotonic()
+        self.anchor = anchor
         return block
+
+    def settled(self) -> bool:
+        """Whether the reader has caught up with the live point (the anchor is final)."""
+        return time.monotonic() - self._last_jump >= SETTLE_SECONDS
 
     def failure_reason(self) -> str:
         if self.source_error and self.source_error != "the server ended the stream":
@@ -202,40 +219,54 @@ def wall_limit_seconds(seconds: float) -> float:
 
 
 def sample_capture(*, url: str, seconds: float) -> CapturedAudio:
-    """Records `seconds` of the stream at `url`. Raises UnsafeStreamUrl when the URL (or a
-    redirect) is refused and StreamUnavailable (with `reason`) when no audio came in time."""
+    """Records the latest `seconds` of the stream at `url` (a connect burst is read through
+    to the live point; its older part is dropped). Raises UnsafeStreamUrl when the URL (or
+    a redirect) is refused and StreamUnavailable (with `reason`) when no audio came in time."""
     if not 0 < seconds <= 600:
         raise ValueError("a sample is between 0 and 600 seconds long")
     limit = wall_limit_seconds(seconds)
     deadline = time.monotonic() + limit
     wanted = int(round(seconds * SAMPLE_RATE))
+    burst_cap = settings.STREAM_CAPTURE_MAX_BURST_SECONDS * SAMPLE_RATE
     response = stream_open(url, deadline=deadline)
     decoder = _Decoder(response)
-    blocks: list[np.ndarray] = []
-    got = 0
+    blocks: deque[np.ndarray] = deque()
+    kept = 0  # samples held in `blocks`
     try:
-        while got < wanted:
+        while True:
+            read = decoder.samples_read
+            if read >= wanted and (decoder.settled() or read - wanted >= burst_cap):
+                break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if read >= wanted:
+                    break  # enough audio; only the burst never settled
                 raise StreamUnavailable(
-                    f"only {got / SAMPLE_RATE:.1f} s of audio in {limit:.0f} s "
+                    f"only {read / SAMPLE_RATE:.1f} s of audio in {limit:.0f} s "
                     "(the stream is too slow or stalled)"
                 )
-            block = decoder.read(timeout=min(remaining, 1.0))
+            block = decoder.read(timeout=min(remaining, 0.1))
             if block is None:
+                if read >= wanted:
+                    break
                 raise StreamUnavailable(
-                    f"{decoder.failure_reason()} after {got / SAMPLE_RATE:.1f} s of audio"
-                    if got
+                    f"{decoder.failure_reason()} after {read / SAMPLE_RATE:.1f} s of audio"
+                    if read
                     else decoder.failure_reason()
                 )
             if block.size:
                 blocks.append(block)
-                got += block.size
+                kept += block.size
+                while kept - blocks[0].size >= wanted:
+                    kept -= blocks.popleft().size
     finally:
         decoder.close()
-    samples = np.concatenate(blocks)[:wanted]
+    samples = np.concatenate(list(blocks))[-wanted:]
+    first_index = decoder.samples_read - samples.size
     return CapturedAudio(
-        samples=samples, started_at=_utc(decoder.anchor), seconds=samples.size / SAMPLE_RATE
+        samples=samples,
+        started_at=_utc(decoder.anchor + first_index / SAMPLE_RATE),
+        seconds=samples.size / SAMPLE_RATE,
     )
 
 
@@ -320,17 +351,19 @@ class StreamReader:
         last_progress = time.monotonic()
         try:
             while not self.stop_event.is_set():
-                block = decoder.read(timeout=0.5)
-                if block is None:
-                    raise StreamUnavailable(decoder.failure_reason())
-                if not block.size:
-                    if time.monotonic() - last_progress > stall_limit:
-                        raise StreamUnavailable(f"no audio decoded for {stall_limit} s")
-                    continue
-                last_progress = time.monotonic()
-                buffer = np.concatenate([buffer, block])
-                unreported += block.size
-                while buffer.size >= self.window:
+                block = decoder.read(timeout=0.2)
+                ended = block is None
+                if ended:
+                    block = np.zeros(0, dtype=np.float32)
+                if block.size:
+                    last_progress = time.monotonic()
+                    buffer = np.concatenate([buffer, block])
+                    unreported += block.size
+                elif not ended and time.monotonic() - last_progress > stall_limit:
+                    raise StreamUnavailable(f"no audio decoded for {stall_limit} s")
+                # Windows are dated from the anchor, final once the burst is read (or the
+                # stream ended: nothing more can refine it).
+                while buffer.size >= self.window and (ended or decoder.settled()):
                     yield CapturedAudio(
                         samples=buffer[: self.window].copy(),
                         started_at=_utc(decoder.anchor + buffer_start / SAMPLE_RATE),
@@ -341,6 +374,8 @@ class StreamReader:
                 if unreported >= settings.STREAM_CAPTURE_HEALTH_EVERY_SECONDS * SAMPLE_RATE:
                     self._record_success(unreported / SAMPLE_RATE)
                     unreported = 0
+                if ended:
+                    raise StreamUnavailable(decoder.failure_reason())
         finally:
             self._decoder = None
             decoder.close()
