@@ -47,4 +47,15 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=2, minute=15),
         "options": {"queue": "payouts", "expires": 3600},
     },
+    # Detections: end plays of stations that went quiet; drop analysed windows past retention.
+    "detections-close-stale-plays": {
+        "task": "detections.close_stale_plays",
+        "schedule": 300.0,
+        "options": {"queue": "fingerprint", "expires": 280},
+    },
+    "detections-prune-match-cache": {
+        "task": "detections.prune_match_cache",
+        "schedule": crontab(hour=4, minute=10),
+        "options": {"queue": "fingerprint", "expires": 3600},
+    },
 }

@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from detections.consumers import PlaysConsumer
 from notifications.consumers import NotificationConsumer
 
 websocket_urlpatterns: list = [
     path("ws/v1/notifications/", NotificationConsumer.as_asgi()),
+    path("ws/v1/plays/", PlaysConsumer.as_asgi()),
 ]

@@ -423,3 +423,30 @@ FINGERPRINT_CANDIDATE_THRESHOLD = float(env.decimal("FINGERPRINT_CANDIDATE_THRES
 FINGERPRINT_INDEX_REFRESH_SECONDS = env.integer("FINGERPRINT_INDEX_REFRESH_SECONDS", 30)
 FINGERPRINT_INDEX_SNAPSHOT = env.string("FINGERPRINT_INDEX_SNAPSHOT", "")
 FINGERPRINT_DUPLICATE_WINDOW_SECONDS = env.integer("FINGERPRINT_DUPLICATE_WINDOW_SECONDS", 15)
+
+# --- Detections (detections/) --------------------------------------------------
+# Audio is cut into windows of this length, each starting HOP seconds after the previous
+# one (captured samples, station uploads and recordings alike; continuous capture too).
+DETECTIONS_WINDOW_SECONDS = float(env.decimal("DETECTIONS_WINDOW_SECONDS", "10"))
+DETECTIONS_HOP_SECONDS = float(env.decimal("DETECTIONS_HOP_SECONDS", "5"))
+# Windows whose alignments (when the track's second 0 was on air) differ by at most this
+# are the same airing; more is a jump (the song restarted or was aired again).
+DETECTIONS_ALIGNMENT_TOLERANCE_SECONDS = float(
+    env.decimal("DETECTIONS_ALIGNMENT_TOLERANCE_SECONDS", "4")
+)
+# A match below FINGERPRINT_VERIFIED_THRESHOLD becomes a play only once this many windows
+# agree on track and alignment; one verified window is enough.
+DETECTIONS_CONFIRM_WINDOWS = env.integer("DETECTIONS_CONFIRM_WINDOWS", 2)
+# An open play not heard for this long (plus the station's sampling interval) is ended.
+DETECTIONS_MAX_GAP_SECONDS = env.integer("DETECTIONS_MAX_GAP_SECONDS", 30)
+# A song first heard this soon after its second 0 aired (talk over the intro, a window
+# too short to be sure) is dated from its second 0.
+DETECTIONS_START_BACKFILL_SECONDS = env.integer("DETECTIONS_START_BACKFILL_SECONDS", 20)
+# Plays shorter than this are kept but not royalty-bearing.
+DETECTIONS_MIN_ROYALTY_SECONDS = env.integer("DETECTIONS_MIN_ROYALTY_SECONDS", 20)
+DETECTIONS_MATCHCACHE_RETENTION_DAYS = env.integer("DETECTIONS_MATCHCACHE_RETENTION_DAYS", 30)
+DETECTIONS_UPLOAD_MAX_BYTES = env.integer("DETECTIONS_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+DETECTIONS_UPLOAD_MAX_SECONDS = env.integer("DETECTIONS_UPLOAD_MAX_SECONDS", 600)
+DETECTIONS_UPLOAD_MAX_AGE_DAYS = env.integer("DETECTIONS_UPLOAD_MAX_AGE_DAYS", 30)
+# Continuous capture workers hold a lease per station for this long and renew it often.
+DETECTIONS_CAPTURE_LEASE_SECONDS = env.integer("DETECTIONS_CAPTURE_LEASE_SECONDS", 60)

@@ -1,0 +1,360 @@
+"""The play tracker, fed matches directly (engine Match objects, as the matcher returns
+them), so each rule is pinned down to the second."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.test import TestCase
+
+from detections import selectors, services
+from detections.models import (
+    MatchCache,
+    MatchStatus,
+    PlayLog,
+    RoyaltyStatus,
+    VerificationStatus,
+    WindowMatch,
+)
+from detections.tests.factories import T0, PlayLogFactory, StationFactory
+from fingerprinting.engine import Match
+from tracks.tests.factories import TrackFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _feed(
+    station,
+    track,
+    at: float,
+    offset: float,
+    *,
+    confidence=1.0,
+    coverage=1.0,
+    seconds=10.0,
+    key=None,
+    extra=(),
+):
+    """A window starting `at` s after T0 hearing `track` from its second `offset` on."""
+    matches = (
+        []
+        if track is None
+        else [
+            Match(
+                track_id=track.pk,
+                track_offset=offset,
+                query_offset=0.0,
+                speed=1.0,
+                confidence=confidence,
+                hits=100,
+                second_hits=3,
+                coverage=coverage,
+                query_hashes=400,
+            )
+        ]
+    )
+    matches += list(extra)
+    captured_at = T0 + timedelta(seconds=at)
+    return services.window_record_matches(
+        station_id=station.pk,
+        captured_at=captured_at,
+        seconds=seconds,
+        source="radio",
+        window_key=key
+        or services.window_key_for(source="radio", captured_at=captured_at, seconds=seconds),
+        matches=matches,
+    )
+
+
+def _secs(at) -> float:
+    return (at - T0).total_seconds()
+
+
+def test_windows_of_one_airing_make_one_growing_play():
+    station, track = StationFactory(), TrackFactory(duration_seconds=60.0)
+    for at in range(0, 55, 5):  # windows 0-10, 5-15, ..., 50-60
+        _feed(station, track, at, at)
+
+    play = PlayLog.objects.get()
+    assert (_secs(play.started_at), _secs(play.ended_at)) == (0.0, 60.0)
+    assert play.duration_seconds == Decimal("60.00")
+    assert play.window_count == 11
+    assert play.is_open
+    assert play.verification_status == VerificationStatus.VERIFIED
+    assert play.royalty_bearing
+    assert play.alignment == T0.timestamp()
+    assert set(MatchCache.objects.values_list("status", flat=True)) == {MatchStatus.PROCESSED}
+    assert MatchCache.objects.filter(play=play).count() == 11
+
+
+def test_a_single_low_confidence_window_logs_nothing_until_a_second_agrees():
+    station, track = StationFactory(), TrackFactory(duration_seconds=200.0)
+
+    first = _feed(station, track, 0, 30, confidence=0.55)
+
+    assert PlayLog.objects.count() == 0
+    first.refresh_from_db()
+    assert first.status == MatchStatus.LOW_CONFIDENCE
+    assert WindowMatch.objects.get().play is None
+
+    _feed(station, track, 5, 35, confidence=0.6)
+
+    play = PlayLog.objects.get()
+    assert play.window_count == 2
+    assert play.verification_status == VerificationStatus.PENDING_REVIEW
+    assert play.peak_confidence == 0.6
+    assert play.avg_confidence == pytest.approx(0.575)
+    # Heard first at its second 30, and no window came before: dated from when heard.
+    assert _secs(play.started_at) == 0.0
+    first.refresh_from_db()
+    assert (first.status, first.play_id) == (MatchStatus.PROCESSED, play.pk)
+
+    _feed(station, track, 10, 40, confidence=0.9)
+    play.refresh_from_db()
+    assert play.verification_status == VerificationStatus.VERIFIED
+
+
+def test_low_confidence_windows_that_disagree_on_alignment_log_nothing():
+    station, track = StationFactory(), TrackFactory(duration_seconds=200.0)
+    _feed(station, track, 0, 30, confidence=0.55)
+    _feed(station, track, 5, 90, confidence=0.55)  # the same track, 55 s off: chance
+
+    assert PlayLog.objects.count() == 0
+    assert WindowMatch.objects.filter(play__isnull=True).count() == 2
+
+
+def test_the_same_song_aired_twice_is_two_plays():
+    station, track = StationFactory(), TrackFactory(duration_seconds=30.0)
+    for at in (0, 10, 20):
+        _feed(station, track, at, at)
+    _feed(station, None, 30, 0)
+    for at in (40, 50, 60):
+        _feed(station, track, at, at - 40)
+
+    plays = list(PlayLog.objects.order_by("started_at"))
+    assert [(_secs(p.started_at), _secs(p.ended_at)) for p in plays] == [(0, 30), (40, 70)]
+    assert not plays[0].is_open
+
+
+def test_a_repeated_stretch_inside_the_song_does_not_split_the_play():
+    """Songs repeat a chorus: mid-song a window matches the earlier chorus (an alignment
+    jump within the song's own run), and the airing stays one play."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=120.0)
+    for at in (0, 10, 20, 30):
+        _feed(station, track, at, at)
+    _feed(station, track, 40, 10)  # the chorus of 0:10 again, at 0:40
+    for at in (50, 60):
+        _feed(station, track, at, at)
+
+    play = PlayLog.objects.get()
+    assert (_secs(play.started_at), _secs(play.ended_at), play.window_count) == (0, 70, 7)
+
+
+def test_a_song_restarted_after_its_end_is_a_new_play():
+    station, track = StationFactory(), TrackFactory(duration_seconds=30.0)
+    for at in (0, 10, 20):
+        _feed(station, track, at, at)
+    for at in (30, 40):  # straight into the same song again
+        _feed(station, track, at, at - 30)
+
+    assert PlayLog.objects.count() == 2
+
+
+def test_a_retried_window_changes_nothing():
+    station, track = StationFactory(), TrackFactory(duration_seconds=60.0)
+    _feed(station, track, 0, 0)
+    row = _feed(station, track, 5, 5)
+    before = list(PlayLog.objects.values())
+
+    again = _feed(station, track, 5, 5)
+
+    assert again.pk == row.pk
+    assert list(PlayLog.objects.values()) == before
+    assert MatchCache.objects.count() == 2
+    assert WindowMatch.objects.count() == 2
+
+
+def test_the_database_refuses_a_second_play_of_the_same_airing():
+    station, track = StationFactory(), TrackFactory()
+    # 1000 s sits on a boundary of the first grid (cells of 20 s rounded: 990-1010|1010-1030
+    # rounds 1000/20 = 50 ... pick both sides of a boundary of each grid.
+    first = PlayLogFactory(station=station, track=track, alignment=1_000_000_010.0)
+    for alignment in (1_000_000_008.0, 1_000_000_012.0, 1_000_000_001.0, 1_000_000_019.0):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            PlayLogFactory(station=station, track=track, alignment=alignment)
+    # Another airing (a song's length away), another track or another station: fine.
+    PlayLogFactory(station=station, track=track, alignment=first.alignment + 200)
+    PlayLogFactory(station=station, track=TrackFactory(), alignment=first.alignment)
+    PlayLogFactory(station=StationFactory(), track=track, alignment=first.alignment)
+    assert PlayLog.objects.count() == 4
+
+
+def test_an_airing_that_collides_in_the_database_extends_the_logged_play():
+    """7 s off is beyond the tracker's tolerance (4 s) but inside the constraint's 10 s:
+    the insert is refused and the existing play is extended instead of failing."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=300.0)
+    existing = PlayLogFactory(
+        station=station,
+        track=track,
+        started_at=T0,
+        ended_at=T0 + timedelta(seconds=20),
+        duration_seconds=Decimal("20.00"),
+        alignment=T0.timestamp(),
+        is_open=True,
+        window_count=2,
+    )
+
+    _feed(station, track, 20, 13)  # alignment T0 + 7 s
+
+    assert PlayLog.objects.count() == 1
+    existing.refresh_from_db()
+    assert (existing.window_count, _secs(existing.ended_at)) == (3, 30)
+
+
+def test_another_track_ends_the_open_play_and_a_gap_ends_it_too():
+    station = StationFactory()
+    first, second = TrackFactory(duration_seconds=300.0), TrackFactory(duration_seconds=300.0)
+    _feed(station, first, 0, 0)
+    _feed(station, first, 5, 5)
+    _feed(station, second, 15, 0)
+
+    one, two = PlayLog.objects.order_by("started_at")
+    assert (one.is_open, two.is_open) == (False, True)
+    assert _secs(one.ended_at) == 15
+
+    _feed(station, None, 30, 0)  # talk: 15 s unheard, within the 30 s allowance
+    two.refresh_from_db()
+    assert two.is_open
+    _feed(station, None, 50, 0)  # window ends 60: 35 s unheard
+    two.refresh_from_db()
+    assert not two.is_open
+    # Heard until 25; the window at 30 was the first not to hear it, and 25-30 went
+    # unobserved: the song is taken to have run until then.
+    assert _secs(two.ended_at) == 30
+
+
+def test_sampled_capture_extends_a_play_to_the_next_sample_but_not_past_the_song():
+    """20 s samples every 60 s: a song heard in one sample and not the next is taken to
+    have run on until the next sample began, or to its own end if sooner."""
+    station = StationFactory(sample_seconds=20, sample_interval_seconds=60)
+    long_song, short_song = (
+        TrackFactory(duration_seconds=600.0),
+        TrackFactory(duration_seconds=50.0),
+    )
+    _feed(station, long_song, 0, 100, seconds=20)
+    _feed(station, None, 60, 0, seconds=20)  # cut before this sample began
+    _feed(station, short_song, 120, 10, seconds=20)  # natural end at 160
+    _feed(station, None, 180, 0, seconds=20)
+
+    cut, natural = PlayLog.objects.order_by("started_at")
+    assert (_secs(cut.ended_at), cut.is_open) == (60, False)
+    assert (_secs(natural.ended_at), natural.is_open) == (160, False)
+    # The song's second 0 was 10 s before the sample and no sample covered that time.
+    assert _secs(natural.started_at) == 110
+
+
+def test_talk_over_an_intro_dates_the_play_from_the_songs_start():
+    station, track = StationFactory(), TrackFactory(duration_seconds=200.0)
+    _feed(station, None, 0, 0)
+    _feed(station, None, 5, 0)  # the intro under talk: unmatched
+    _feed(station, track, 10, 12)  # heard at its second 12: it started at 0 s... -2 s
+
+    play = PlayLog.objects.get()
+    assert _secs(play.started_at) == -2.0
+
+
+def test_a_short_play_is_kept_but_not_royalty_bearing(settings):
+    settings.DETECTIONS_MIN_ROYALTY_SECONDS = 20
+    station, track = StationFactory(), TrackFactory(duration_seconds=15.0)
+    _feed(station, track, 0, 0)
+    _feed(station, track, 5, 5)
+
+    play = PlayLog.objects.get()
+    assert play.duration_seconds == Decimal("15.00")
+    assert not play.royalty_bearing
+    assert play.verification_status == VerificationStatus.VERIFIED
+
+
+def test_a_play_with_royalties_calculated_no_longer_changes():
+    station, track = StationFactory(), TrackFactory(duration_seconds=300.0)
+    _feed(station, track, 0, 0)
+    play = PlayLog.objects.get()
+    services.plays_set_royalty_status(play_ids=[play.pk], status=RoyaltyStatus.CALCULATED)
+
+    _feed(station, track, 10, 10)
+
+    play.refresh_from_db()
+    assert (play.window_count, _secs(play.ended_at)) == (1, 10)
+    assert WindowMatch.objects.filter(play=play).count() == 2
+
+
+def test_two_songs_in_one_window_feed_both_plays():
+    station = StationFactory()
+    ending, starting = TrackFactory(duration_seconds=25.0), TrackFactory(duration_seconds=300.0)
+    _feed(station, ending, 0, 10)
+    both = Match(
+        track_id=starting.pk,
+        track_offset=0.0,
+        query_offset=6.0,
+        speed=1.0,
+        confidence=0.95,
+        hits=60,
+        second_hits=3,
+        coverage=0.4,
+        query_hashes=400,
+    )
+    row = _feed(station, ending, 10, 20, coverage=0.5, extra=[both])
+
+    one, two = PlayLog.objects.order_by("started_at")
+    # Heard from its second 10 in the station's first window: nothing before it to go by.
+    assert (one.track_id, _secs(one.started_at), _secs(one.ended_at)) == (ending.pk, 0, 15)
+    assert (two.track_id, _secs(two.started_at), _secs(two.ended_at)) == (starting.pk, 16, 20)
+    assert row.match_count == 2 and row.track_id == ending.pk
+
+
+def test_stale_open_plays_are_closed_by_the_sweeper():
+    station, track = StationFactory(sample_interval_seconds=60), TrackFactory()
+    _feed(station, track, 0, 0)
+    play = PlayLog.objects.get()
+
+    assert services.plays_close_stale(now=T0 + timedelta(seconds=100)) == 0
+    with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
+        assert services.plays_close_stale(now=T0 + timedelta(seconds=400)) == 1
+
+    play.refresh_from_db()
+    assert not play.is_open
+    assert len(callbacks) == 1  # the play.ended broadcast, on commit
+
+
+def test_plays_for_royalties_selects_verified_closed_royalty_bearing_pending_plays():
+    wanted = PlayLogFactory(started_at=T0)
+    PlayLogFactory(started_at=T0, verification_status=VerificationStatus.PENDING_REVIEW)
+    PlayLogFactory(started_at=T0, verification_status=VerificationStatus.DISPUTED)
+    PlayLogFactory(started_at=T0, royalty_bearing=False)
+    PlayLogFactory(started_at=T0, royalty_status=RoyaltyStatus.WITHHELD)
+    PlayLogFactory(started_at=T0, royalty_status=RoyaltyStatus.CALCULATED)
+    PlayLogFactory(started_at=T0, is_open=True)
+    PlayLogFactory(started_at=T0 + timedelta(days=1))
+
+    found = list(selectors.plays_for_royalties(start=T0, end=T0 + timedelta(days=1)))
+
+    assert found == [wanted]
+
+
+def test_statuses_are_set_in_bulk_and_unknown_ones_refused():
+    plays = [PlayLogFactory(), PlayLogFactory(), PlayLogFactory()]
+    ids = [p.pk for p in plays[:2]]
+
+    assert services.plays_set_royalty_status(play_ids=ids, status="calculated") == 2
+    assert services.plays_set_payment_status(play_ids=ids, status="charged") == 2
+    with pytest.raises(services.ValidationFailed):
+        services.plays_set_royalty_status(play_ids=ids, status="paid")
+
+    assert list(PlayLog.objects.order_by("pk").values_list("royalty_status", "payment_status")) == [
+        ("calculated", "charged"),
+        ("calculated", "charged"),
+        ("pending", "pending"),
+    ]
