@@ -58,4 +58,20 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=4, minute=10),
         "options": {"queue": "fingerprint", "expires": 3600},
     },
+    # Royalties: price newly verified plays; close last month on the 1st; flag overdue invoices.
+    "royalties-calculate-plays": {
+        "task": "royalties.calculate_plays",
+        "schedule": 300.0,
+        "options": {"queue": "royalties", "expires": 280},
+    },
+    "royalties-close-due-periods": {
+        "task": "royalties.close_due_periods",
+        "schedule": crontab(day_of_month=1, hour=2, minute=0),
+        "options": {"queue": "royalties", "expires": 6 * 3600},
+    },
+    "royalties-mark-overdue-invoices": {
+        "task": "royalties.mark_overdue_invoices",
+        "schedule": crontab(hour=6, minute=30),
+        "options": {"queue": "royalties", "expires": 3600},
+    },
 }

@@ -450,3 +450,14 @@ DETECTIONS_UPLOAD_MAX_SECONDS = env.integer("DETECTIONS_UPLOAD_MAX_SECONDS", 600
 DETECTIONS_UPLOAD_MAX_AGE_DAYS = env.integer("DETECTIONS_UPLOAD_MAX_AGE_DAYS", 30)
 # Continuous capture workers hold a lease per station for this long and renew it often.
 DETECTIONS_CAPTURE_LEASE_SECONDS = env.integer("DETECTIONS_CAPTURE_LEASE_SECONDS", 60)
+
+# --- Royalties (royalties/) ---------------------------------------------------
+# Plays priced per database transaction by the calculator (Beat and royalties_calculate).
+ROYALTIES_CALC_BATCH_SIZE = env.integer("ROYALTIES_CALC_BATCH_SIZE", 2000)
+# VAT charged on station invoices, percent of the subtotal (Ghana's standard rate).
+ROYALTIES_VAT_PERCENT = env.decimal("ROYALTIES_VAT_PERCENT", "15.00")
+ROYALTIES_INVOICE_DUE_DAYS = env.integer("ROYALTIES_INVOICE_DUE_DAYS", 30)
+ROYALTIES_INVOICE_PREFIX = env.string("ROYALTIES_INVOICE_PREFIX", "ZAM")
+# Printed on statements and invoices as the issuer, and as the recipient of CMO exports.
+ROYALTIES_ISSUER_NAME = env.string("ROYALTIES_ISSUER_NAME", "ZamIO Royalties")
+ROYALTIES_CMO_NAME = env.string("ROYALTIES_CMO_NAME", "GHAMRO")
