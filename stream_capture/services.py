@@ -261,10 +261,10 @@ def _capture_enqueue_on_commit(*, station_id: int, countdown: float, expires: fl
     transaction.on_commit(_send)
 
 
-def captures_schedule(*, horizon_seconds: float = 60.0) -> list[tuple[int, float]]:
+def captures_schedule(*, horizon_seconds: float = 60.0) -> list[tuple[int, datetime]]:
     """Queues (on commit) the sampled captures due within the next `horizon_seconds`, for
     every station with monitoring on, an enabled link and no live continuous lease.
-    Returns (station_id, countdown) per capture queued.
+    Returns (station_id, due time) per capture queued.
 
     Each station keeps its own phase (next_due_at advances by its interval), so captures
     spread over the minute instead of all starting at the Beat tick. Safe to run twice:
@@ -279,7 +279,7 @@ def captures_schedule(*, horizon_seconds: float = 60.0) -> list[tuple[int, float
         .distinct()
         .values_list("pk", "sample_interval_seconds")
     )
-    queued: list[tuple[int, float]] = []
+    queued: list[tuple[int, datetime]] = []
     with transaction.atomic():
         StationCaptureState.objects.bulk_create(
             [StationCaptureState(station_id=pk, next_due_at=now) for pk, _ in stations],
@@ -300,7 +300,7 @@ def captures_schedule(*, horizon_seconds: float = 60.0) -> list[tuple[int, float
                     countdown=countdown,
                     expires=countdown + interval.total_seconds(),
                 )
-                queued.append((state.station_id, countdown))
+                queued.append((state.station_id, due))
                 due += interval
             state.next_due_at = due
             state.last_queued_at = now
