@@ -147,10 +147,13 @@ def test_down_and_up_are_broadcast_to_station_and_staff_groups(link, settings):
 def test_a_rolled_back_failure_leaves_no_trace_and_sends_nothing(link, settings):
     settings.STREAM_DOWN_AFTER_SECONDS = 0
     listener = _listen(station_group(link.station_id))
-    with TestCase.captureOnCommitCallbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.health_record_failure(link_id=link.pk, error="x")
-            raise RuntimeError("the caller's transaction fails")
+    with (
+        TestCase.captureOnCommitCallbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.health_record_failure(link_id=link.pk, error="x")
+        raise RuntimeError("the caller's transaction fails")
     assert callbacks == []
     assert (CaptureAttempt.objects.count(), LinkHealth.objects.count()) == (0, 0)
     assert Notification.objects.count() == 0
