@@ -1,0 +1,106 @@
+"""Capture from a live MP3 station served on 127.0.0.1: sampled (Beat + task) and the
+continuous worker with its lease."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.test import TestCase
+
+from detections.management.commands.capture import CaptureWorker
+from detections.models import MatchCache, PlayLog
+from detections.tests.conftest import SR, make_catalogue, talk
+from detections.tests.factories import StationFactory
+from stations.models import StreamLink
+from stream_capture.models import CaptureLease, LinkHealth
+from stream_capture.services import captures_schedule, lease_acquire
+from stream_capture.testing import serve_stream
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def loopback(settings):
+    settings.STREAM_CAPTURE_ALLOW_LOOPBACK = True
+    settings.TRACKS_RECORDING_MATCHER = ""
+
+
+@pytest.mark.django_db
+def test_sampled_capture_from_a_live_stream_logs_the_play(catalogue, loopback):
+    song = catalogue["Kpanlogo"]
+    broadcast = song.audio
+    station = StationFactory(sample_seconds=12, sample_interval_seconds=60)
+    with serve_stream(broadcast, SR, realtime=False) as url:
+        link = StreamLink.objects.create(station=station, url=str(url), kind="primary")
+        # Beat's scheduler queues the station's capture; eager Celery runs it on commit.
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            queued = captures_schedule()
+
+    assert [station_id for station_id, _ in queued] == [station.pk]
+    windows = MatchCache.objects.filter(station=station, source="radio").order_by("captured_at")
+    assert windows.count() == 2  # 12 s: at 0 s and flush with the end at 2 s
+    play = PlayLog.objects.get(station=station)
+    assert play.track_id == song.track.pk
+    assert play.verification_status == "verified"
+    # The sample joined the song mid-way (a live stream), in the station's first window:
+    # the play runs from the sample's first second to its last.
+    first = windows.first()
+    assert play.started_at == first.captured_at
+    assert abs(float(play.duration_seconds) - 12.0) <= 1.0
+    assert abs(play.alignment - (first.captured_at.timestamp() - first.track_offset)) <= 1.0
+    health = LinkHealth.objects.get(link=link)
+    assert (health.consecutive_failures, health.last_success_at is not None) == (0, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_continuous_worker_holds_the_lease_reads_without_gaps_and_logs_the_play(
+    tmp_path, loopback, settings
+):
+    settings.DETECTIONS_WINDOW_SECONDS = 6
+    settings.DETECTIONS_HOP_SECONDS = 3
+    songs = make_catalogue(tmp_path, {"Highlife": 111})
+    broadcast = np.concatenate([talk(9, 2), songs["Highlife"].audio])
+    station = StationFactory()
+    with serve_stream(broadcast, SR, realtime=True, burst_seconds=0) as url:
+        StreamLink.objects.create(station=station, url=str(url), kind="primary")
+        worker = CaptureWorker(
+            worker_id="test-worker", slugs=[station.slug], max_stations=0, log=lambda msg: None
+        )
+        held = []
+        stop = threading.Event()
+        probe = threading.Timer(
+            4.0, lambda: held.append(CaptureLease.objects.filter(station=station).first())
+        )
+        probe.start()
+        worker.run(stop=stop, seconds=14)
+        probe.join()
+
+    assert held and held[0].worker_id == "test-worker"
+    assert not CaptureLease.objects.filter(station=station).exists()  # released on stop
+    windows = list(MatchCache.objects.filter(station=station).order_by("captured_at"))
+    assert len(windows) >= 3
+    steps = {
+        round((b.captured_at - a.captured_at).total_seconds(), 3)
+        for a, b in zip(windows, windows[1:], strict=False)
+    }
+    assert steps == {3.0}  # one window every hop, no gaps
+    play = PlayLog.objects.get(station=station)
+    assert play.track_id == songs["Highlife"].track.pk
+    assert abs((play.started_at - (url.started_at + timedelta(seconds=2))).total_seconds()) <= 2
+
+
+@pytest.mark.django_db(transaction=True)  # the worker manages its own connections
+def test_a_station_leased_by_another_worker_is_left_alone(loopback):
+    station = StationFactory()
+    StreamLink.objects.create(station=station, url="http://127.0.0.1:9/stream.mp3")
+    assert lease_acquire(station_id=station.pk, worker_id="elsewhere", ttl_seconds=60)
+    worker = CaptureWorker(worker_id="here", slugs=[], max_stations=0, log=lambda msg: None)
+
+    worker.run(stop=threading.Event(), seconds=0.5)
+
+    assert worker.running == {}
+    assert CaptureLease.objects.get(station=station).worker_id == "elsewhere"
+    assert MatchCache.objects.count() == 0
