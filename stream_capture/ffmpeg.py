@@ -385,6 +385,7 @@ class StreamReader:
     def _record_success(self, seconds: float) -> None:
         if self.link_id is None:
             return
+        # Imported here: services imports this module (sample_capture).
         from stream_capture.services import health_record_success
 
         health_record_success(link_id=self.link_id, seconds=seconds)

@@ -134,8 +134,7 @@ def attempts_prune(*, now: datetime | None = None) -> int:
 
 # --- Capture ----------------------------------------------------------------------------------
 def link_capture(*, link: StreamLink, seconds: float) -> CapturedAudio:
-    """Captures `seconds` from one link and records the outcome in its health (committed
-    at once, outside any caller transaction's fate only if the caller has none)."""
+    """Captures `seconds` from one link and records the outcome in the link's health."""
     try:
         audio = sample_capture(url=link.url, seconds=seconds)
     except UnsafeStreamUrl as exc:
