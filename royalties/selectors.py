@@ -191,10 +191,16 @@ class DealBook:
         for relationship in relationships:
             self._by_artist[relationship.artist_id].append(relationship)
 
-    def share_at(self, artist_id: int, at: datetime) -> tuple[int, int, int | None] | None:
-        """(publisher_id, share_bp, publisher's user id) or None."""
-        day = timezone.localtime(at).date()
-        for relationship in self._by_artist.get(artist_id, ()):
+    def share_at(
+        self, artist_id: int, at: datetime, *, day: date | None = None
+    ) -> tuple[int, int, int | None] | None:
+        """(publisher_id, share_bp, publisher's user id) or None. `day` is the Accra
+        date of `at`, when the caller has it already."""
+        relationships = self._by_artist.get(artist_id)
+        if not relationships:
+            return None
+        day = day or timezone.localtime(at).date()
+        for relationship in relationships:
             if relationship.start_date > day:
                 continue
             if relationship.end_date is not None and relationship.end_date < day:

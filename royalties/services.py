@@ -16,18 +16,21 @@ The flow of a play: pending → calculated (lines in an open period) → distrib
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -297,19 +300,24 @@ def rate_card_delete(*, actor: User, rate_card_id: int) -> None:
 
 
 # --- Pricing one play -----------------------------------------------------------------------
-@dataclass
+# A line's effective share of the play's gross, in 1/10^8 of a basis point: exact
+# integers through the two divisions (fee/contributors, artist/publisher).
+SHARE_UNITS_PER_BP = 10**8
+
+
+@dataclass(slots=True)
 class LinePlan:
     payee_key: str
     payee_type: str
     role: str
     amount_cents: int
-    share_bp: Decimal
+    share_units: int
     contributor_id: int | None = None
     publisher_id: int | None = None
     user_id: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class PlayPlan:
     play_id: int
     station_id: int
@@ -343,7 +351,7 @@ def lines_divide(
     if gross_cents == 0:
         return []
     net_bp = TOTAL_BP - fee_bp
-    cmo = LinePlan("cmo", PayeeType.CMO, LineRole.CMO_FEE, 0, Decimal(fee_bp))
+    cmo = LinePlan("cmo", PayeeType.CMO, LineRole.CMO_FEE, 0, fee_bp * SHARE_UNITS_PER_BP)
     if not shares:
         # Aired without splits on file: the net waits unallocated (as unclaimed money).
         fee, rest = largest_remainder(gross_cents, [fee_bp, net_bp])
@@ -351,7 +359,11 @@ def lines_divide(
         plans = [
             cmo,
             LinePlan(
-                "unallocated", PayeeType.UNALLOCATED, LineRole.UNALLOCATED, rest, Decimal(net_bp)
+                "unallocated",
+                PayeeType.UNALLOCATED,
+                LineRole.UNALLOCATED,
+                rest,
+                net_bp * SHARE_UNITS_PER_BP,
             ),
         ]
     else:
@@ -360,7 +372,7 @@ def lines_divide(
         cmo.amount_cents = parts[0]
         plans = [cmo]
         for share, amount in zip(shares, parts[1:], strict=True):
-            effective_bp = Decimal(net_bp * share.basis_points) / TOTAL_BP
+            effective = net_bp * share.basis_points * TOTAL_BP  # share units
             if share.publisher_id is not None:
                 key, payee_type = f"publisher:{share.publisher_id}", PayeeType.PUBLISHER
             else:
@@ -371,7 +383,7 @@ def lines_divide(
                 payee_type,
                 share.role,
                 amount,
-                effective_bp,
+                effective,
                 contributor_id=share.contributor_id,
                 publisher_id=share.publisher_id,
                 user_id=share.user_id,
@@ -383,14 +395,14 @@ def lines_divide(
                     amount, [TOTAL_BP - deal_bp, deal_bp]
                 )
                 own.amount_cents = artist_part
-                own.share_bp = effective_bp * (TOTAL_BP - deal_bp) / TOTAL_BP
+                own.share_units = net_bp * share.basis_points * (TOTAL_BP - deal_bp)
                 plans.append(
                     LinePlan(
                         f"publisher:{publisher_id}",
                         PayeeType.PUBLISHER,
                         LineRole.PUBLISHER_SHARE,
                         publisher_part,
-                        effective_bp * deal_bp / TOTAL_BP,
+                        net_bp * share.basis_points * deal_bp,
                         publisher_id=publisher_id,
                         user_id=publisher_user_id,
                     )
@@ -402,17 +414,41 @@ def lines_divide(
             merged[(plan.payee_key, plan.role)] = plan
         else:
             existing.amount_cents += plan.amount_cents
-            existing.share_bp += plan.share_bp
+            existing.share_units += plan.share_units
     return [p for p in merged.values() if p.amount_cents != 0]
 
 
-def _plan_play(play, *, book: RateCardBook, splits: SplitBook, deals: DealBook) -> PlayPlan | None:
+class PlayFacts(NamedTuple):
+    """What pricing reads of a PlayLog (read as plain values: no model instances)."""
+
+    pk: int
+    station_id: int
+    track_id: int
+    started_at: datetime
+    duration_seconds: Decimal
+    station_class: str
+    station_timezone: str
+
+
+PLAY_FACT_FIELDS = (
+    "pk",
+    "station_id",
+    "track_id",
+    "started_at",
+    "duration_seconds",
+    "station__station_class",
+    "station__timezone",
+)
+
+
+def _plan_play(
+    play: PlayFacts, *, book: RateCardBook, splits: SplitBook, deals: DealBook
+) -> PlayPlan | None:
     """The price and lines of a play, or None when no rate card prices it."""
-    station = play.station
     card = book.card_at(play.started_at)
-    if card is None or station.station_class not in card.rates:
+    if card is None or play.station_class not in card.rates:
         return None
-    rate = card.rates[station.station_class]
+    rate = card.rates[play.station_class]
     duration = Decimal(play.duration_seconds)
     below_minimum = duration < card.min_play_seconds
     if below_minimum:
@@ -422,7 +458,7 @@ def _plan_play(play, *, book: RateCardBook, splits: SplitBook, deals: DealBook) 
         price = price_play(
             started_at=play.started_at,
             duration_seconds=duration,
-            tz=station.timezone or settings.TIME_ZONE,
+            tz=play.station_timezone or settings.TIME_ZONE,
             rate_per_second=rate,
             bands=card.bands,
         )
@@ -430,11 +466,12 @@ def _plan_play(play, *, book: RateCardBook, splits: SplitBook, deals: DealBook) 
         # Shown to 1/100 s; the price above used the exact seconds.
         band_seconds = {s.band: str(s.seconds.quantize(Decimal("0.01"))) for s in price.segments}
     shares = splits.shares_at(play.track_id, play.started_at)
+    day = timezone.localtime(play.started_at).date()
     lines = lines_divide(
         gross_cents=gross_cents,
         fee_bp=percent_to_bp(card.cmo_fee_percent),
         shares=shares,
-        deal_for=lambda artist_id: deals.share_at(artist_id, play.started_at),
+        deal_for=lambda artist_id: deals.share_at(artist_id, play.started_at, day=day),
     )
     return PlayPlan(
         play_id=play.pk,
@@ -443,7 +480,7 @@ def _plan_play(play, *, book: RateCardBook, splits: SplitBook, deals: DealBook) 
         played_at=play.started_at,
         duration_seconds=duration,
         rate_card_id=card.id,
-        station_class=station.station_class,
+        station_class=play.station_class,
         rate_per_second=rate,
         band_seconds=band_seconds,
         below_minimum=below_minimum,
@@ -470,25 +507,149 @@ def _play_royalty_row(plan: PlayPlan, *, period: RoyaltyPeriod, kind: str) -> Pl
     )
 
 
-def _line_rows(
-    row: PlayRoyalty, lines: Iterable[LinePlan], *, period: RoyaltyPeriod
-) -> list[RoyaltyLine]:
-    return [
-        RoyaltyLine(
-            play_royalty=row,
-            play_id=row.play_id,
-            period=period,
-            kind=row.kind,
-            payee_key=line.payee_key,
-            payee_type=line.payee_type,
-            contributor_id=line.contributor_id,
-            publisher_id=line.publisher_id,
-            user_id=line.user_id,
-            role=line.role,
-            share_bp=line.share_bp.quantize(Decimal("0.0001")),
-            amount=from_cents(line.amount_cents),
+def _share_bp(units: int) -> Decimal:
+    return (Decimal(units) / SHARE_UNITS_PER_BP).quantize(Decimal("0.0001"))
+
+
+_LINE_COLUMNS = (
+    "play_royalty_id",
+    "play_id",
+    "period_id",
+    "kind",
+    "payee_key",
+    "payee_type",
+    "contributor_id",
+    "publisher_id",
+    "user_id",
+    "role",
+    "share_bp",
+    "amount",
+)
+
+
+class RowHead(NamedTuple):
+    """The PlayRoyalty fields its lines repeat."""
+
+    id: int
+    play_id: int
+    period_id: int
+    kind: str
+
+
+def _head(row: PlayRoyalty) -> RowHead:
+    return RowHead(row.pk, row.play_id, row.period_id, row.kind)
+
+
+def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL COPY ... FROM STDIN (CSV; None is written as \\N, the NULL marker)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for r in rows:
+        writer.writerow([r"\N" if v is None else v for v in r])
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.copy_expert(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+            buffer,
         )
+
+
+def _lines_insert(pairs: Iterable[tuple[RowHead, Iterable[LinePlan]]]) -> int:
+    """Writes the lines of saved PlayRoyalty rows; returns how many.
+
+    On PostgreSQL one COPY per call: a month holds millions of lines, and building a
+    model instance and an INSERT parameter list for each is most of the cost of
+    pricing a play. Other databases (the SQLite demo) get bulk_create.
+    """
+    rows = [
+        (
+            *head,
+            line.payee_key,
+            line.payee_type,
+            line.contributor_id,
+            line.publisher_id,
+            line.user_id,
+            line.role,
+            _share_bp(line.share_units),
+            from_cents(line.amount_cents),
+        )
+        for head, lines in pairs
         for line in lines
+    ]
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        RoyaltyLine.objects.bulk_create(
+            [RoyaltyLine(**dict(zip(_LINE_COLUMNS, r, strict=True))) for r in rows],
+            batch_size=2000,
+        )
+        return len(rows)
+    _copy(RoyaltyLine._meta.db_table, _LINE_COLUMNS, rows)
+    return len(rows)
+
+
+_ROYALTY_COLUMNS = (
+    "play_id",
+    "period_id",
+    "kind",
+    "station_id",
+    "track_id",
+    "played_at",
+    "duration_seconds",
+    "rate_card_id",
+    "station_class",
+    "rate_per_second",
+    "band_seconds",
+    "below_minimum",
+    "gross",
+    "reason",
+    "created_at",
+)
+
+
+def _regular_rows_insert(plans: Sequence[PlayPlan], periods: dict[int, RoyaltyPeriod]) -> list:
+    """Writes the regular PlayRoyalty rows of fresh plays; returns their RowHeads in order.
+    COPY on PostgreSQL (then one query for the new ids), bulk_create elsewhere."""
+    if connection.vendor != "postgresql":
+        rows = [
+            _play_royalty_row(p, period=periods[p.play_id], kind=CalculationKind.REGULAR)
+            for p in plans
+        ]
+        PlayRoyalty.objects.bulk_create(rows, batch_size=2000)
+        return [_head(row) for row in rows]
+    now = timezone.now()
+    _copy(
+        PlayRoyalty._meta.db_table,
+        _ROYALTY_COLUMNS,
+        (
+            (
+                p.play_id,
+                periods[p.play_id].pk,
+                CalculationKind.REGULAR,
+                p.station_id,
+                p.track_id,
+                p.played_at.isoformat(),
+                p.duration_seconds,
+                p.rate_card_id,
+                p.station_class,
+                p.rate_per_second,
+                json.dumps(p.band_seconds),
+                p.below_minimum,
+                from_cents(p.gross_cents),
+                "",
+                now.isoformat(),
+            )
+            for p in plans
+        ),
+    )
+    ids = dict(
+        PlayRoyalty.objects.filter(
+            play_id__in=[p.play_id for p in plans], kind=CalculationKind.REGULAR
+        ).values_list("play_id", "id")
+    )
+    return [
+        RowHead(ids[p.play_id], p.play_id, periods[p.play_id].pk, CalculationKind.REGULAR)
+        for p in plans
     ]
 
 
@@ -554,7 +715,7 @@ def _reprice_with_history(
         period = resolver.for_time(plan.played_at)
         row = _play_royalty_row(plan, period=period, kind=CalculationKind.REGULAR)
         row.save()
-        RoyaltyLine.objects.bulk_create(_line_rows(row, plan.lines, period=period))
+        _lines_insert([(_head(row), plan.lines)])
         return row, CalculationKind.REGULAR
 
     booked: dict[tuple[str, str], LinePlan] = {}
@@ -567,7 +728,7 @@ def _reprice_with_history(
                 line.payee_type,
                 line.role,
                 to_cents(line.amount),
-                line.share_bp,
+                int(line.share_bp * SHARE_UNITS_PER_BP),
                 contributor_id=line.contributor_id,
                 publisher_id=line.publisher_id,
                 user_id=line.user_id,
@@ -588,7 +749,7 @@ def _reprice_with_history(
                     template.payee_type,
                     template.role,
                     diff,
-                    (new.share_bp if new else Decimal(0)),
+                    (new.share_units if new else 0),
                     contributor_id=template.contributor_id,
                     publisher_id=template.publisher_id,
                     user_id=template.user_id,
@@ -617,7 +778,7 @@ def _reprice_with_history(
     row.duration_seconds = Decimal(0)  # the airtime was counted with the regular row
     row.reason = "Re-priced after its period closed." if plan else "Play withdrawn."
     row.save()
-    RoyaltyLine.objects.bulk_create(_line_rows(row, deltas, period=period))
+    _lines_insert([(_head(row), deltas)])
     return row, CalculationKind.ADJUSTMENT
 
 
@@ -650,20 +811,16 @@ def _calculate_batch(
     else:
         raise Conflict("Royalty periods kept changing; try again.", code="periods_changing")
 
-    rows, line_plans = [], []
+    fresh = []
     for plan in plans:
         if plan.play_id in with_history:
             _row, kind = _reprice_with_history(plan, play_id=plan.play_id, resolver=resolver)
             if kind == CalculationKind.ADJUSTMENT:
                 report.adjusted += 1
-            continue
-        rows.append(_play_royalty_row(plan, period=targets[plan.play_id], kind="regular"))
-        line_plans.append(plan.lines)
-    PlayRoyalty.objects.bulk_create(rows, batch_size=2000)
-    lines = []
-    for row, plan_lines in zip(rows, line_plans, strict=True):
-        lines.extend(_line_rows(row, plan_lines, period=row.period))
-    RoyaltyLine.objects.bulk_create(lines, batch_size=5000)
+        else:
+            fresh.append(plan)
+    heads = _regular_rows_insert(fresh, targets)
+    _lines_insert(zip(heads, (p.lines for p in fresh), strict=True))
     priced = [p.play_id for p in plans]
     _set_royalty_status(priced, "calculated")
     report.calculated += len(priced)
@@ -685,12 +842,14 @@ def plays_calculate(
     last_id = 0
     while True:
         with transaction.atomic():
-            plays = list(
-                _eligible_plays(start=EPOCH, end=end)
+            plays = [
+                PlayFacts(*row)
+                for row in _eligible_plays(start=EPOCH, end=end)
                 .filter(pk__gt=last_id)
                 .select_for_update(skip_locked=True, of=("self",))
-                .order_by("pk")[:batch_size]
-            )
+                .order_by("pk")
+                .values_list(*PLAY_FACT_FIELDS)[:batch_size]
+            ]
             if not plays:
                 break
             last_id = plays[-1].pk
@@ -738,7 +897,16 @@ def play_recalculate(*, play_id: int) -> PlayRoyalty | None:
                 for s in splits.shares_at(play.track_id, play.started_at)
                 if s.artist_id is not None
             )
-            plan = _plan_play(play, book=rate_card_book(), splits=splits, deals=deals)
+            facts = PlayFacts(
+                play.pk,
+                play.station_id,
+                play.track_id,
+                play.started_at,
+                play.duration_seconds,
+                play.station.station_class,
+                play.station.timezone,
+            )
+            plan = _plan_play(facts, book=rate_card_book(), splits=splits, deals=deals)
             if plan is None:
                 raise Conflict(
                     "No rate card prices this play (its time or its station class).",

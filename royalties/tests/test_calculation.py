@@ -16,7 +16,7 @@ from royalties.calculation import (
     price_play,
     split_into_bands,
 )
-from royalties.services import lines_divide
+from royalties.services import SHARE_UNITS_PER_BP, lines_divide
 from tracks.selectors import SplitShare
 
 BANDS = (
@@ -215,7 +215,7 @@ def test_publisher_routing_takes_its_share_of_the_artist_part_only():
     }
     publisher_line = next(line for line in lines if line.payee_key == "publisher:9")
     assert publisher_line.user_id == 99
-    assert publisher_line.share_bp == Decimal("1350")
+    assert publisher_line.share_units == 1350 * SHARE_UNITS_PER_BP  # 90 % × 60 % × 25 %
 
 
 def test_a_play_without_splits_keeps_its_net_unallocated():
