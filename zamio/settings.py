@@ -154,6 +154,8 @@ CELERY_TIMEZONE = "Africa/Accra"
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from detections.monitor import LiveMonitorView, LiveTokenView
 from zamio.errors import json_404
 from zamio.health import HealthApi
 
@@ -22,6 +24,10 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", LiveMonitorView.as_view(), name="live-monitor"),
+    path("live/token/", LiveTokenView.as_view(), name="live-token"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
