@@ -44,6 +44,17 @@ class Match:
     query_hashes: int
 
 
+@dataclass(frozen=True, slots=True)
+class QueryHashes:
+    """A query hashed at every trial speed: parallel arrays, one row per probe."""
+
+    hashes: np.ndarray
+    anchor_time: np.ndarray  # anchor time in reference frames at that speed
+    speed_index: np.ndarray
+    pair_id: np.ndarray
+    seconds: float
+
+
 class Matcher:
     def __init__(
         self, index: Index, *, threshold: float = DEFAULT_THRESHOLD, spec: FingerprintSpec = SPEC
@@ -74,6 +85,11 @@ class Matcher:
                 f"{seconds:.2f} s of audio, at least {MIN_QUERY_SECONDS:.2f} s needed",
                 source="<samples>",
             )
+        return self.score(self.hash_query(samples), limit=limit)
+
+    def hash_query(self, samples: np.ndarray) -> QueryHashes:
+        """Peaks of the query, hashed at every trial speed (the speed search's input)."""
+        spec = self.spec
         peaks = find_peaks(
             samples,
             spec,
@@ -82,6 +98,18 @@ class Matcher:
             per_second=spec.query_peaks_per_s,
         )
         hashes, anchor_t, speed_idx, pair_id = query_hashes(peaks, spec)
+        return QueryHashes(hashes, anchor_t, speed_idx, pair_id, samples.size / spec.sample_rate)
+
+    def score(self, query: QueryHashes, *, limit: int = _TOP_TRACKS) -> list[Match]:
+        """Look the query's hashes up and vote on (track, speed, offset)."""
+        spec = self.spec
+        hashes, anchor_t, speed_idx, pair_id = (
+            query.hashes,
+            query.anchor_time,
+            query.speed_index,
+            query.pair_id,
+        )
+        seconds = query.seconds
         n_query = int(np.unique(pair_id).size) if pair_id.size else 0
         probe, position = self.index.lookup(hashes)
         if probe.size == 0:
@@ -91,7 +119,14 @@ class Matcher:
         speed = speed_idx[probe]
         diff = local - np.rint(anchor_t[probe]).astype(np.int64)
         key = (slot << 40) | (speed << 32) | (diff + (1 << 31))
-        keys, counts = np.unique(key, return_counts=True)
+        # A stored hash votes once per alignment, however many query pairs reach it:
+        # dense query peaks and multi-probing can reach one entry several times, and
+        # sustained tones in unrelated music would otherwise pile up votes.
+        # (position, speed, query anchor frame) identifies a vote: one int64 per vote.
+        anchor_frame = local - diff
+        vote = (position << 24) | (speed << 20) | np.clip(anchor_frame, 0, (1 << 20) - 1)
+        _, first_vote = np.unique(vote, return_index=True)
+        keys, counts = np.unique(key[first_vote], return_counts=True)
         # Votes within the tolerance count together.
         tolerant = counts.copy()
         for step in range(1, OFFSET_TOLERANCE + 1):
@@ -106,6 +141,10 @@ class Matcher:
         best = order[first]
         ranking = best[np.argsort(-tolerant[best], kind="stable")][:limit]
 
+        top_slots = keys[ranking] >> 40
+        near = np.isin(slot, top_slots)
+        slot, speed, diff, position = slot[near], speed[near], diff[near], position[near]
+        probe = probe[near]
         found: list[dict] = []
         for k in ranking:
             k_slot = int(keys[k] >> 40)
@@ -114,7 +153,7 @@ class Matcher:
             aligned = (
                 (slot == k_slot) & (speed == k_speed) & (np.abs(diff - k_diff) <= OFFSET_TOLERANCE)
             )
-            pairs_hit = np.unique(pair_id[probe[aligned]])
+            entries_hit = np.unique(position[aligned])
             s = spec.speeds[k_speed]
             q_times = anchor_t[probe[aligned]] / s  # query frames
             seconds_hit = np.unique(np.floor(q_times * spec.frame_seconds).astype(np.int64))
@@ -123,7 +162,7 @@ class Matcher:
                     "slot": k_slot,
                     "speed": s,
                     "diff": k_diff,
-                    "hits": int(pairs_hit.size),
+                    "hits": int(entries_hit.size),
                     "start": float(q_times.min()),
                     "end": float(q_times.max()),
                     "coverage": min(1.0, seconds_hit.size / max(1.0, math.ceil(seconds))),
@@ -158,10 +197,11 @@ class Matcher:
 
 
 # Confidence is 1 - exp(-margin / _MARGIN_SCALE), margin = hits - second_hits. The
-# scale puts 0.70 at a margin of 14 hits; on the benchmark's null set (10 s windows of
-# held-out music and of speech, every 2.5 s) the largest margin was 12. See
-# bench/README.md, "Calibration".
-_MARGIN_SCALE = 14.0 / math.log(1.0 / 0.3)
+# scale puts 0.70 at a margin of _MARGIN_AT_THRESHOLD hits, twice the largest margin any
+# null query reached on the benchmark (10 s windows of held-out music and of speech);
+# see bench/README.md, "Calibration".
+_MARGIN_AT_THRESHOLD = 6.0
+_MARGIN_SCALE = _MARGIN_AT_THRESHOLD / math.log(1.0 / (1.0 - DEFAULT_THRESHOLD))
 
 
 def _confidence(hits: int, second: int, coverage: float) -> float:
