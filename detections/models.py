@@ -33,8 +33,8 @@ class MatchStatus(models.TextChoices):
     failed when the audio could not be analysed.
 
     verified: the best match clears FINGERPRINT_VERIFIED_THRESHOLD; low_confidence: a
-    candidate below it, kept until later windows confirm it; processed: a match of the
-    window was merged into a PlayLog.
+    candidate below it. Either waits in that state until a later window confirms it
+    (DETECTIONS_CONFIRM_WINDOWS); processed: a match of the window is part of a PlayLog.
     """
 
     PENDING = "pending", "Pending"
@@ -290,3 +290,270 @@ class StationUpload(TimeStampedModel):
             models.UniqueConstraint(fields=["station", "chunk_id"], name="upload_unique_chunk"),
         ]
         indexes = [models.Index(fields=["station", "captured_at"]), models.Index(fields=["status"])]
+
+
+# --- Disputes (services: detections/disputes.py) ----------------------------------------
+class DisputeType(models.TextChoices):
+    WRONG_TRACK = "wrong_track", "Wrong track"
+    NOT_AIRED = "not_aired", "Not aired"
+    WRONG_DURATION = "wrong_duration", "Wrong duration"
+    WRONG_SPLIT = "wrong_split", "Wrong split / ownership"
+    PAYMENT = "payment", "Payment"
+
+
+class DisputeStatus(models.TextChoices):
+    """submitted → under_review ⇄ evidence_required → resolved (upheld / rejected), or
+    escalated (to a superadmin) → resolved; the opener may withdraw an unresolved one."""
+
+    SUBMITTED = "submitted", "Submitted"
+    UNDER_REVIEW = "under_review", "Under review"
+    EVIDENCE_REQUIRED = "evidence_required", "Evidence required"
+    ESCALATED = "escalated", "Escalated"
+    RESOLVED = "resolved", "Resolved"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+ACTIVE_DISPUTE_STATUSES = (
+    DisputeStatus.SUBMITTED,
+    DisputeStatus.UNDER_REVIEW,
+    DisputeStatus.EVIDENCE_REQUIRED,
+    DisputeStatus.ESCALATED,
+)
+
+
+class DisputeOutcome(models.TextChoices):
+    UPHELD = "upheld", "Upheld"  # the complaint was right
+    REJECTED = "rejected", "Rejected"  # the play stands as logged
+
+
+class Dispute(TimeStampedModel):
+    """A party's challenge of one play. While it is active the play is disputed and its
+    royalties withheld; its resolution decides the play's verification."""
+
+    play = models.ForeignKey(PlayLog, on_delete=models.PROTECT, related_name="disputes")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The opener's stake when opened (station, artist, publisher, admin): who they spoke for.
+    opened_as = models.CharField(max_length=16)
+    dispute_type = models.CharField(max_length=20, choices=DisputeType.choices)
+    description = models.TextField()
+    status = models.CharField(
+        max_length=20, choices=DisputeStatus.choices, default=DisputeStatus.SUBMITTED
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The play's statuses before the dispute held it: a withdrawal puts them back.
+    play_verification_before = models.CharField(max_length=16, choices=VerificationStatus.choices)
+    play_royalty_before = models.CharField(max_length=16, choices=RoyaltyStatus.choices)
+    outcome = models.CharField(max_length=10, choices=DisputeOutcome.choices, blank=True)
+    # What the resolution made of the play: verified (released) or rejected (cancelled).
+    play_verdict = models.CharField(max_length=16, choices=VerificationStatus.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open case per play: a second party adds its evidence to the open one, and
+            # two resolutions can never disagree about the same play.
+            models.UniqueConstraint(
+                fields=["play"],
+                condition=Q(status__in=ACTIVE_DISPUTE_STATUSES),
+                name="dispute_one_active_per_play",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=DisputeStatus.RESOLVED)
+                | (~Q(outcome="") & ~Q(play_verdict="") & Q(resolved_at__isnull=False)),
+                name="dispute_resolved_has_outcome",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["opened_by", "created_at"]),
+            models.Index(fields=["assigned_to", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"dispute {self.pk} on play {self.play_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_DISPUTE_STATUSES
+
+
+class DisputeEntryKind(models.TextChoices):
+    COMMENT = "comment", "Comment"
+    TRANSITION = "transition", "Status change"
+    EVIDENCE = "evidence", "Evidence added"
+    OVERRIDE = "override", "Play corrected"
+
+
+class DisputeEntry(models.Model):
+    """The dispute's timeline: every transition, comment, evidence file and correction."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="entries")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=12, choices=DisputeEntryKind.choices)
+    body = models.TextField(blank=True)
+    from_status = models.CharField(max_length=20, choices=DisputeStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=DisputeStatus.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "dispute entries"
+        indexes = [models.Index(fields=["dispute", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on dispute {self.dispute_id}"
+
+
+def evidence_path(instance, filename: str) -> str:
+    # The uploader's file name is kept in a column, never in the path.
+    return f"dispute-evidence/{instance.dispute_id}/{uuid.uuid4().hex}{PurePath(filename).suffix}"
+
+
+class DisputeEvidence(models.Model):
+    """A file a party or staff attached (audio clip, document). Private: served only to the
+    dispute's parties and staff, through the evidence download endpoint."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="evidence")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(storage=PrivateStorage(), upload_to=evidence_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size_bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "dispute evidence"
+        constraints = [
+            # The same file twice on one dispute is a double submit, not more evidence.
+            models.UniqueConstraint(fields=["dispute", "sha256"], name="evidence_unique_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} on dispute {self.dispute_id}"
+
+
+class PlayOverride(models.Model):
+    """A staff correction of a play's track, times or confidence, with the values it replaced."""
+
+    play = models.ForeignKey(PlayLog, on_delete=models.CASCADE, related_name="overrides")
+    dispute = models.ForeignKey(
+        Dispute, null=True, blank=True, on_delete=models.SET_NULL, related_name="overrides"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    before = models.JSONField()
+    after = models.JSONField()
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["play", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"override of play {self.play_id}"
+
+
+# --- First plays (services: detections/analytics.py) --------------------------------------
+class FirstPlay(models.Model):
+    """The first play of a track on a station: its artist hears about it once, and the
+    unique pair is what makes "once" hold across workers and retries."""
+
+    track = models.ForeignKey("tracks.Track", on_delete=models.CASCADE, related_name="+")
+    station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="+")
+    play = models.ForeignKey(PlayLog, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["track", "station"], name="first_play_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"first play of track {self.track_id} on station {self.station_id}"
+
+
+# --- Analytics rollups (services: detections/analytics.py) --------------------------------
+class PlayDaily(models.Model):
+    """Plays and airtime of one track on one station on one day (Africa/Accra), kept equal
+    to a count over PlayLog (rejected plays excluded) by the tracker and review services."""
+
+    day = models.DateField()
+    station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="+")
+    track = models.ForeignKey("tracks.Track", on_delete=models.CASCADE, related_name="+")
+    plays = models.IntegerField(default=0)
+    airtime_seconds = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["station", "track", "day"], name="play_daily_cell"),
+            models.CheckConstraint(condition=Q(plays__gte=0), name="play_daily_plays_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["day", "station"]),
+            models.Index(fields=["track", "day"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} station {self.station_id} track {self.track_id}: {self.plays}"
+
+
+class StationDaily(models.Model):
+    """PlayDaily summed over tracks: one row per station and day (series, regions, classes)."""
+
+    day = models.DateField()
+    station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="+")
+    plays = models.IntegerField(default=0)
+    airtime_seconds = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["station", "day"], name="station_daily_cell"),
+            models.CheckConstraint(
+                condition=Q(plays__gte=0), name="station_daily_plays_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} station {self.station_id}: {self.plays}"
+
+
+class DetectionHealthDaily(models.Model):
+    """Per station and day: windows analysed, matched, low-confidence and failed
+    (from MatchCache, which is pruned; these rows keep the history)."""
+
+    day = models.DateField()
+    station = models.ForeignKey("stations.Station", on_delete=models.CASCADE, related_name="+")
+    windows = models.IntegerField(default=0)
+    matched = models.IntegerField(default=0)
+    low_confidence = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    audio_seconds = models.FloatField(default=0.0)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["station", "day"], name="detection_health_cell"),
+        ]
+        indexes = [models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} station {self.station_id}: {self.windows} windows"

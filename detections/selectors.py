@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from artists.models import PublisherArtistRelationship, RelationshipStatus
 from detections.models import (
+    Dispute,
+    DisputeEntry,
+    DisputeEvidence,
     MatchCache,
     PlayLog,
     RoyaltyStatus,
@@ -99,4 +102,91 @@ def open_plays_of_station(*, station_id: int) -> QuerySet[PlayLog]:
     """What a station is airing right now, by our ears (the live monitor's first frame)."""
     return PlayLog.objects.select_related("track", "track__primary_artist").filter(
         station_id=station_id, is_open=True
+    )
+
+
+# --- Disputes ----------------------------------------------------------------------------
+# A dispute is visible to whoever may see its play (its parties: the station, the track's
+# artists, their publishers) and to staff; the same rule covers its timeline and evidence.
+def disputes_visible_to(*, user: User) -> QuerySet[Dispute]:
+    qs = Dispute.objects.select_related(
+        "play",
+        "play__station",
+        "play__track",
+        "play__track__primary_artist",
+        "opened_by",
+        "assigned_to",
+        "resolved_by",
+    )
+    if _is_staff(user):
+        return qs.all()
+    return qs.filter(play__in=plays_visible_to(user=user).values("pk"))
+
+
+def dispute_get(*, user: User, dispute_id: int) -> Dispute:
+    dispute = disputes_visible_to(user=user).filter(pk=dispute_id).first()
+    if dispute is None:
+        raise NotFound("No such dispute.")
+    return dispute
+
+
+def dispute_detail_get(*, user: User, dispute_id: int) -> Dispute:
+    """dispute_get with its timeline and evidence (and their authors) prefetched."""
+    dispute = (
+        disputes_visible_to(user=user)
+        .prefetch_related(
+            Prefetch("entries", queryset=DisputeEntry.objects.select_related("author")),
+            Prefetch("evidence", queryset=DisputeEvidence.objects.select_related("uploaded_by")),
+        )
+        .filter(pk=dispute_id)
+        .first()
+    )
+    if dispute is None:
+        raise NotFound("No such dispute.")
+    return dispute
+
+
+def dispute_entries(*, dispute: Dispute) -> QuerySet[DisputeEntry]:
+    return DisputeEntry.objects.filter(dispute=dispute).select_related("author")
+
+
+def dispute_evidence(*, dispute: Dispute) -> QuerySet[DisputeEvidence]:
+    return DisputeEvidence.objects.filter(dispute=dispute).select_related("uploaded_by")
+
+
+def evidence_get(*, user: User, dispute_id: int, evidence_id: int) -> DisputeEvidence:
+    """An evidence file, if the user may see its dispute (else 404, as for the dispute)."""
+    dispute = dispute_get(user=user, dispute_id=dispute_id)
+    evidence = DisputeEvidence.objects.filter(dispute=dispute, pk=evidence_id).first()
+    if evidence is None:
+        raise NotFound("No such evidence.")
+    return evidence
+
+
+def dispute_party_users(*, play: PlayLog) -> list[User]:
+    """Who a dispute on the play concerns: the station's accounts, the track's artists'
+    accounts and their active publishers' accounts (active users, each once)."""
+    from stations.selectors import station_staff_users
+
+    artist_ids = [
+        play.track.primary_artist_id,
+        *play.track.featured_artists.values_list("pk", flat=True),
+    ]
+    users = list(station_staff_users(station_id=play.station_id))
+    users += list(User.objects.filter(artist_profile__in=artist_ids, is_active=True).order_by("id"))
+    publisher_users = PublisherArtistRelationship.objects.filter(
+        artist_id__in=artist_ids, status=RelationshipStatus.ACTIVE, publisher__user__isnull=False
+    ).values("publisher__user")
+    users += list(User.objects.filter(pk__in=publisher_users, is_active=True).order_by("id"))
+    return list({u.pk: u for u in users}.values())
+
+
+def review_queue(*, user: User) -> QuerySet[PlayLog]:
+    """Plays waiting for a human (verification pending review), oldest first: staff only."""
+    if not _is_staff(user):
+        return PlayLog.objects.none()
+    return (
+        plays_visible_to(user=user)
+        .filter(verification_status=VerificationStatus.PENDING_REVIEW, is_open=False)
+        .order_by("started_at", "id")
     )

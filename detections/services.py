@@ -24,7 +24,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Func
 from django.utils import timezone
 
+from detections import analytics  # rollup hooks: see "# rollups:" below
 from detections.models import (
+    ACTIVE_DISPUTE_STATUSES,
     ALIGNMENT_CELL_SECONDS,
     MatchCache,
     MatchStatus,
@@ -403,6 +405,7 @@ def _play_extend(*, play: PlayLog, obs: Observation, duration: float | None) -> 
     """Grows a (locked) play by one observation; False when the play is frozen."""
     if play.royalty_status != RoyaltyStatus.PENDING:
         return False  # royalties were computed on it: its numbers no longer move
+    share = analytics.play_rollup_snapshot(play)  # rollups: before the change
     ended_at = max(play.ended_at, obs.heard_end)
     if duration:
         ended_at = min(ended_at, max(play.ended_at, _at(play.alignment + duration / play.speed)))
@@ -421,6 +424,7 @@ def _play_extend(*, play: PlayLog, obs: Observation, duration: float | None) -> 
         play.is_open = True
         play.closed_at = None
     play.save()
+    analytics.play_rollup_changed(before=share, play=play)  # rollups: after the change
     return True
 
 
@@ -459,6 +463,7 @@ def _play_create(
                 verification_status=_verification_for(max(confidences)),
                 royalty_bearing=_royalty_bearing(duration),
             )
+            analytics.play_rollup_changed(before=None, play=play)  # rollups: a new play
         return play, True
     except IntegrityError as exc:
         collision = exc
@@ -600,6 +605,7 @@ def play_close(*, play: PlayLog) -> PlayLog:
     """
     if not play.is_open:
         return play
+    share = analytics.play_rollup_snapshot(play)  # rollups: before the change
     if (
         play.unheard_since
         and play.unheard_since > play.ended_at
@@ -613,6 +619,7 @@ def play_close(*, play: PlayLog) -> PlayLog:
     play.is_open = False
     play.closed_at = timezone.now()
     play.save()
+    analytics.play_rollup_changed(before=share, play=play)  # rollups: after the change
     _play_broadcast(play=play, event="play.ended")
     return play
 
@@ -668,10 +675,11 @@ def _play_groups(play: PlayLog) -> tuple[list[str], Track]:
     ], track
 
 
-def _play_broadcast(*, play: PlayLog, event: str) -> None:
+def _play_broadcast(*, play: PlayLog, event: str, extra_groups: list[str] = ()) -> None:
+    # extra_groups: where the play was seen before a correction moved it (play_override).
     groups, track = _play_groups(play)
     live.broadcast_on_commit(
-        groups=groups,
+        groups=[*groups, *extra_groups],
         event=event,
         payload={
             "play_id": play.pk,
@@ -725,6 +733,11 @@ def play_review(*, actor: User, play_id: int, status: str, note: str = "") -> Pl
         play = _plays_locked().filter(pk=play_id).first()
         if play is None:
             raise NotFound("No such play.")
+        if play.disputes.filter(status__in=ACTIVE_DISPUTE_STATUSES).exists():
+            raise InvalidTransition(
+                "This play has an open dispute; it is decided by the dispute's resolution.",
+                code="play_under_dispute",
+            )
         if status in (
             VerificationStatus.REJECTED,
             VerificationStatus.DISPUTED,
@@ -734,6 +747,7 @@ def play_review(*, actor: User, play_id: int, status: str, note: str = "") -> Pl
                 details={"royalty_status": play.royalty_status},
             )
         before = {"verification_status": play.verification_status, "review_note": play.review_note}
+        share = analytics.play_rollup_snapshot(play)  # rollups: before the change
         play.verification_status = status
         play.review_note = note
         play.reviewed_by = actor
@@ -747,6 +761,7 @@ def play_review(*, actor: User, play_id: int, status: str, note: str = "") -> Pl
                 "updated_at",
             ]
         )
+        analytics.play_rollup_changed(before=share, play=play)  # rollups: after the change
         audit_record(
             actor=actor,
             action="detections.play_review",

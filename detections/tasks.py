@@ -70,3 +70,23 @@ def close_stale_plays() -> int:
 def prune_match_cache() -> int:
     """Deletes analysed windows past retention. Safe to run twice: a delete by age."""
     return services.match_cache_prune()
+
+
+@shared_task(name="detections.refresh_detection_health", queue="default", time_limit=600)
+def refresh_detection_health() -> int:
+    """Recounts today's and yesterday's detection-health rows from MatchCache. Safe to run
+    twice: each row is replaced by a recount, never added to."""
+    from detections.analytics import detection_health_refresh
+
+    return detection_health_refresh(days=2)
+
+
+@shared_task(name="detections.send_airplay_digests", queue="default", time_limit=1800)
+def send_airplay_digests(*, day: str | None = None) -> int:
+    """Sends yesterday's opt-in airplay digests. Safe to run twice: a user who already has
+    the digest of that day is skipped."""
+    from datetime import date
+
+    from detections.analytics import digests_send
+
+    return digests_send(day=date.fromisoformat(day) if day else None)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import PurePath
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 
+from artists.storage import PrivateStorage
 from zamio.models import TimeStampedModel
 
 
@@ -142,3 +147,129 @@ class StreamLink(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.url}"
+
+
+# --- Station playlogs (services: stations/playlogs.py) -----------------------------------
+class PlaylogFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSON = "json", "JSON"
+    XML = "xml", "XML"
+
+
+class StationPlaylog(TimeStampedModel):
+    """One as-played log a station uploaded, with what was accepted and why rows were not."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="playlogs")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_format = models.CharField(max_length=8, choices=PlaylogFormat.choices)
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.PositiveIntegerField()
+    rows_total = models.PositiveIntegerField()
+    rows_accepted = models.PositiveIntegerField()
+    rows_rejected = models.PositiveIntegerField()
+    # [{"row": n, "field": name | "", "reason": text}], in file order.
+    rejections = models.JSONField(default=list)
+    first_started_at = models.DateTimeField(null=True, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["station", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"playlog {self.original_name} of station {self.station_id}"
+
+
+class StationPlaylogEntry(models.Model):
+    """One row of a station's own log: what it says it aired, when, for how long."""
+
+    playlog = models.ForeignKey(StationPlaylog, on_delete=models.CASCADE, related_name="entries")
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+")
+    row_number = models.PositiveIntegerField()
+    title = models.CharField(max_length=300)
+    artist = models.CharField(max_length=300)
+    isrc = models.CharField(max_length=12, blank=True)
+    started_at = models.DateTimeField()
+    duration_seconds = models.DecimalField(max_digits=8, decimal_places=2)
+    ended_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        verbose_name_plural = "station playlog entries"
+        constraints = [
+            # The same airing in two uploads (a corrected log sent again) is kept once.
+            models.UniqueConstraint(
+                F("station"), F("started_at"), Lower("title"), name="playlog_entry_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_seconds__gt=0), name="playlog_entry_positive_duration"
+            ),
+        ]
+        indexes = [models.Index(fields=["station", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.title} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+# --- Compliance documents (services: stations/compliance.py) ------------------------------
+class ComplianceDocumentType(models.TextChoices):
+    PLAYLIST_RETURN = "playlist_return", "Monthly playlist return"
+    LICENCE_FEE_RECEIPT = "licence_fee_receipt", "Licence fee receipt"
+    BROADCAST_LICENCE = "broadcast_licence", "Broadcast licence"
+    OTHER = "other", "Other"
+
+
+class ComplianceStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+def compliance_path(instance, filename: str) -> str:
+    return f"compliance/{instance.station_id}/{uuid.uuid4().hex}{PurePath(filename).suffix}"
+
+
+class ComplianceDocument(TimeStampedModel):
+    """A station's document for one month (`period` is the month's first day). Private:
+    served only to the station's own accounts and staff."""
+
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="compliance_documents"
+    )
+    document_type = models.CharField(max_length=24, choices=ComplianceDocumentType.choices)
+    period = models.DateField()
+    file = models.FileField(storage=PrivateStorage(), upload_to=compliance_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size_bytes = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=12, choices=ComplianceStatus.choices, default=ComplianceStatus.SUBMITTED
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-period", "document_type", "-id"]
+        constraints = [
+            # One live document per station, type and month; a rejected one may be replaced.
+            models.UniqueConstraint(
+                fields=["station", "document_type", "period"],
+                condition=~Q(status="rejected"),
+                name="compliance_one_live_per_month",
+            ),
+            models.CheckConstraint(
+                condition=Q(period__day=1), name="compliance_period_is_month_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.document_type} {self.period:%Y-%m} of station {self.station_id}"

@@ -12,10 +12,24 @@ Who sees what (decided here, once):
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import date, timedelta
 
-from stations.models import Station, StationStaff, StationStaffRole, StreamLink
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from stations.models import (
+    ComplianceDocument,
+    ComplianceStatus,
+    Station,
+    StationPlaylog,
+    StationPlaylogEntry,
+    StationStaff,
+    StationStaffRole,
+    StreamLink,
+)
 from users.models import Role, User
+from zamio.errors import NotFound
 
 
 def _is_staff(user: User) -> bool:
@@ -88,3 +102,99 @@ def stream_links_editable_by(*, user: User) -> QuerySet[StreamLink]:
     return StreamLink.objects.select_related("station").filter(
         station__in=stations_editable_by(user=user)
     )
+
+
+# --- Playlogs and compliance documents ----------------------------------------------------
+# A station's own records: its accounts and staff see them; artists and publishers do not.
+def _own_station_ids(user: User) -> list[int] | None:
+    """None: every station (staff); else the stations whose records the user may read."""
+    if _is_staff(user):
+        return None
+    return station_ids_for_user(user=user)
+
+
+def playlogs_visible_to(*, user: User) -> QuerySet[StationPlaylog]:
+    qs = StationPlaylog.objects.select_related("station", "uploaded_by")
+    ids = _own_station_ids(user)
+    return qs if ids is None else qs.filter(station_id__in=ids)
+
+
+def playlog_get(*, user: User, playlog_id: int) -> StationPlaylog:
+    playlog = playlogs_visible_to(user=user).filter(pk=playlog_id).first()
+    if playlog is None:
+        raise NotFound("No such playlog.")
+    return playlog
+
+
+def playlog_entries(*, playlog: StationPlaylog) -> QuerySet[StationPlaylogEntry]:
+    return StationPlaylogEntry.objects.filter(playlog=playlog).order_by("started_at", "id")
+
+
+def station_records_get(*, user: User, station_id: int) -> Station:
+    """A station whose own records (logs, documents, comparison) the user may read; 404
+    for any other, so a station cannot learn which ids exist."""
+    ids = _own_station_ids(user)
+    station = Station.objects.filter(pk=station_id).first()
+    if station is None or (ids is not None and station_id not in ids):
+        raise NotFound("No such station.")
+    return station
+
+
+def compliance_documents_visible_to(*, user: User) -> QuerySet[ComplianceDocument]:
+    qs = ComplianceDocument.objects.select_related("station", "uploaded_by", "reviewed_by")
+    ids = _own_station_ids(user)
+    return qs if ids is None else qs.filter(station_id__in=ids)
+
+
+def compliance_document_get(*, user: User, document_id: int) -> ComplianceDocument:
+    document = compliance_documents_visible_to(user=user).filter(pk=document_id).first()
+    if document is None:
+        raise NotFound("No such document.")
+    return document
+
+
+def _months(first: date, last: date) -> list[date]:
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def compliance_missing_months(
+    *, stations: QuerySet[Station], month_from: date | None = None, month_to: date | None = None
+) -> list[dict]:
+    """Per station, the months (from its registration, or month_from, to last month, or
+    month_to) lacking a submitted or accepted document of each required type:
+    [{"station_id", "station_name", "missing": [{"period", "document_types"}]}]."""
+    required = list(settings.STATIONS_COMPLIANCE_REQUIRED_TYPES)
+    last = month_to or (timezone.localdate().replace(day=1) - timedelta(days=1))
+    last = last.replace(day=1)
+    stations = list(stations.order_by("name", "id"))
+    first_of = {
+        s.pk: max(
+            timezone.localtime(s.created_at).date().replace(day=1),
+            month_from.replace(day=1) if month_from else date.min,
+        )
+        for s in stations
+    }
+    earliest = min(first_of.values(), default=last)
+    on_file = set(
+        ComplianceDocument.objects.filter(
+            station__in=[s.pk for s in stations],
+            period__gte=earliest,
+            period__lte=last,
+            document_type__in=required,
+        )
+        .exclude(status=ComplianceStatus.REJECTED)
+        .values_list("station_id", "period", "document_type")
+    )
+    result = []
+    for station in stations:
+        missing = []
+        for month in _months(first_of[station.pk], last):
+            lacking = [t for t in required if (station.pk, month, t) not in on_file]
+            if lacking:
+                missing.append({"period": month, "document_types": lacking})
+        result.append({"station_id": station.pk, "station_name": station.name, "missing": missing})
+    return result

@@ -58,6 +58,18 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=4, minute=10),
         "options": {"queue": "fingerprint", "expires": 3600},
     },
+    # Detections analytics: recount detection health; the opt-in airplay digest at 07:00 Accra
+    # (the Celery timezone is settings.TIME_ZONE).
+    "detections-refresh-detection-health": {
+        "task": "detections.refresh_detection_health",
+        "schedule": 600.0,
+        "options": {"queue": "default", "expires": 540},
+    },
+    "detections-send-airplay-digests": {
+        "task": "detections.send_airplay_digests",
+        "schedule": crontab(hour=7, minute=0),
+        "options": {"queue": "default", "expires": 3 * 3600},
+    },
     # Royalties: price newly verified plays; close last month on the 1st; flag overdue invoices.
     "royalties-calculate-plays": {
         "task": "royalties.calculate_plays",

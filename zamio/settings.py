@@ -463,3 +463,24 @@ ROYALTIES_INVOICE_PREFIX = env.string("ROYALTIES_INVOICE_PREFIX", "ZAM")
 # Printed on statements and invoices as the issuer, and as the recipient of CMO exports.
 ROYALTIES_ISSUER_NAME = env.string("ROYALTIES_ISSUER_NAME", "ZamIO Royalties")
 ROYALTIES_CMO_NAME = env.string("ROYALTIES_CMO_NAME", "GHAMRO")
+
+# --- Disputes, station playlogs, compliance, analytics (detections/, stations/) ---------
+DISPUTES_EVIDENCE_MAX_BYTES = env.integer("DISPUTES_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+DISPUTES_EVIDENCE_MAX_FILES = env.integer("DISPUTES_EVIDENCE_MAX_FILES", 20)
+STATIONS_PLAYLOG_MAX_BYTES = env.integer("STATIONS_PLAYLOG_MAX_BYTES", 5 * 1024 * 1024)
+STATIONS_PLAYLOG_MAX_ROWS = env.integer("STATIONS_PLAYLOG_MAX_ROWS", 20000)
+# A logged entry and a detected play of the same song this far apart still pair up.
+STATIONS_PLAYLOG_MATCH_SLACK_SECONDS = env.integer("STATIONS_PLAYLOG_MATCH_SLACK_SECONDS", 180)
+# Durations differing by more than this are listed as duration differences.
+STATIONS_PLAYLOG_DURATION_TOLERANCE_SECONDS = env.integer(
+    "STATIONS_PLAYLOG_DURATION_TOLERANCE_SECONDS", 15
+)
+STATIONS_COMPLIANCE_MAX_BYTES = env.integer("STATIONS_COMPLIANCE_MAX_BYTES", 10 * 1024 * 1024)
+# Document types every station owes for every month (the missing-months list checks these).
+STATIONS_COMPLIANCE_REQUIRED_TYPES = env.listing(
+    "STATIONS_COMPLIANCE_REQUIRED_TYPES", ["playlist_return", "licence_fee_receipt"]
+)
+# Analytics answers are cached this long at most (versions bumped on commit invalidate
+# them sooner); 0 turns the cache off.
+ANALYTICS_CACHE_SECONDS = env.integer("ANALYTICS_CACHE_SECONDS", 600)
+ANALYTICS_MAX_RANGE_DAYS = env.integer("ANALYTICS_MAX_RANGE_DAYS", 400)

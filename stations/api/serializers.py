@@ -3,8 +3,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from stations.models import (
+    ComplianceDocument,
+    ComplianceDocumentType,
+    ComplianceStatus,
+    PlaylogFormat,
     Station,
     StationClass,
+    StationPlaylog,
+    StationPlaylogEntry,
     StationStaff,
     StationStaffRole,
     StreamLink,
@@ -129,3 +135,108 @@ class StreamLinkUpdateInput(serializers.Serializer):
     url = serializers.CharField(max_length=2048, required=False)
     kind = serializers.ChoiceField(choices=StreamLinkKind.choices, required=False)
     priority = serializers.IntegerField(min_value=0, max_value=100, required=False)
+
+
+# --- Playlogs -------------------------------------------------------------------------------
+class PlaylogUploadInput(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(
+        choices=PlaylogFormat.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="csv, json or xml; by default taken from the file name.",
+    )
+
+
+class RowRejectionOutput(serializers.Serializer):
+    row = serializers.IntegerField()
+    field = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField()
+
+
+class PlaylogOutput(serializers.ModelSerializer):
+    rejections = RowRejectionOutput(many=True)
+
+    class Meta:
+        model = StationPlaylog
+        fields = [
+            "id",
+            "station_id",
+            "file_format",
+            "original_name",
+            "size_bytes",
+            "rows_total",
+            "rows_accepted",
+            "rows_rejected",
+            "rejections",
+            "first_started_at",
+            "last_started_at",
+            "created_at",
+        ]
+
+
+class PlaylogEntryOutput(serializers.ModelSerializer):
+    class Meta:
+        model = StationPlaylogEntry
+        fields = [
+            "id",
+            "row_number",
+            "title",
+            "artist",
+            "isrc",
+            "started_at",
+            "duration_seconds",
+            "ended_at",
+        ]
+
+
+# --- Compliance -----------------------------------------------------------------------------
+class ComplianceUploadInput(serializers.Serializer):
+    file = serializers.FileField()
+    document_type = serializers.ChoiceField(choices=ComplianceDocumentType.choices)
+    period = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$", help_text="The month the document is for: YYYY-MM."
+    )
+
+
+class ComplianceReviewInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[ComplianceStatus.ACCEPTED, ComplianceStatus.REJECTED])
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ComplianceDocumentOutput(serializers.ModelSerializer):
+    station = StationPublicOutput()
+
+    class Meta:
+        model = ComplianceDocument
+        fields = [
+            "id",
+            "station",
+            "document_type",
+            "period",
+            "original_name",
+            "content_type",
+            "size_bytes",
+            "status",
+            "review_note",
+            "reviewed_at",
+            "created_at",
+        ]
+
+
+class MissingMonthOutput(serializers.Serializer):
+    period = serializers.DateField()
+    document_types = serializers.ListField(child=serializers.CharField())
+
+
+class MissingComplianceOutput(serializers.Serializer):
+    station_id = serializers.IntegerField()
+    station_name = serializers.CharField()
+    missing = MissingMonthOutput(many=True)
+
+
+class MissingQueryInput(serializers.Serializer):
+    station = serializers.IntegerField(min_value=1, required=False)
+    month_from = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", required=False)
+    month_to = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", required=False)

@@ -35,3 +35,39 @@ urlpatterns = [
         name="stream-link-enabled",
     ),
 ]
+
+urlpatterns += [
+    path(
+        "stations/<int:pk>/playlogs/",
+        views.StationPlaylogListApi.as_view(),
+        name="station-playlogs",
+    ),
+    path("playlogs/<int:pk>/", views.PlaylogDetailApi.as_view(), name="playlog-detail"),
+    path("playlogs/<int:pk>/entries/", views.PlaylogEntryListApi.as_view(), name="playlog-entries"),
+    path(
+        "stations/<int:pk>/compliance-documents/",
+        views.StationComplianceUploadApi.as_view(),
+        name="station-compliance-upload",
+    ),
+    path(
+        "compliance-documents/",
+        views.ComplianceDocumentListApi.as_view(),
+        name="compliance-document-list",
+    ),
+    path(
+        "compliance-documents/<int:pk>/",
+        views.ComplianceDocumentDetailApi.as_view(),
+        name="compliance-document-detail",
+    ),
+    path(
+        "compliance-documents/<int:pk>/file/",
+        views.ComplianceDocumentFileApi.as_view(),
+        name="compliance-document-file",
+    ),
+    path(
+        "compliance-documents/<int:pk>/review/",
+        views.ComplianceDocumentReviewApi.as_view(),
+        name="compliance-document-review",
+    ),
+    path("compliance/missing/", views.ComplianceMissingApi.as_view(), name="compliance-missing"),
+]

@@ -1,15 +1,29 @@
 from __future__ import annotations
 
+from datetime import date
+
 import django_filters
 from django.db.models import Q
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stations import selectors, services
+from stations import compliance, playlogs, selectors, services
 from stations.api import serializers as s
-from stations.models import Station, StationStaff, StreamLink
+from stations.models import (
+    ComplianceDocument,
+    ComplianceDocumentType,
+    ComplianceStatus,
+    Station,
+    StationPlaylog,
+    StationPlaylogEntry,
+    StationStaff,
+    StreamLink,
+)
 from users.models import Role, StaffRole
 from users.permissions import IsAuthenticatedUser, has_role, has_staff_role
 from zamio.errors import Forbidden, NotFound
@@ -329,3 +343,242 @@ class StreamLinkEnabledApi(APIView):
             actor=request.user, link=_link(request, pk), enabled=data.validated_data["enabled"]
         )
         return Response(s.StreamLinkOutput(link).data)
+
+
+# --- Station playlogs -----------------------------------------------------------------------
+IsRecordsReader = has_role(Role.STATION, Role.ADMIN)
+
+
+class PlaylogFilter(django_filters.FilterSet):
+    station = django_filters.NumberFilter(field_name="station_id")
+    uploaded_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    uploaded_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = StationPlaylog
+        fields = ["file_format"]
+
+
+class StationPlaylogListApi(generics.ListAPIView):
+    """GET: the station's uploaded logs. POST (multipart): upload an as-played log (CSV,
+    JSON or XML); good rows are stored, bad rows listed with their reasons (201 either
+    way); a file that cannot be read at all is refused with 400."""
+
+    permission_classes = [IsRecordsReader]
+    serializer_class = s.PlaylogOutput
+    filterset_class = PlaylogFilter
+    parser_classes = [MultiPartParser, FormParser]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        if _fake(self):
+            return StationPlaylog.objects.none()
+        station = selectors.station_records_get(
+            user=self.request.user, station_id=self.kwargs["pk"]
+        )
+        return selectors.playlogs_visible_to(user=self.request.user).filter(station=station)
+
+    @extend_schema(tags=["stations"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": s.PlaylogUploadInput},
+        responses={201: s.PlaylogOutput},
+        tags=["stations"],
+    )
+    def post(self, request, pk: int):
+        station = selectors.station_records_get(user=request.user, station_id=pk)
+        data = s.PlaylogUploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        playlog = playlogs.playlog_upload(
+            actor=request.user,
+            station_id=station.pk,
+            name=upload.name,
+            data=upload.read(),
+            file_format=data.validated_data["format"],
+        )
+        return Response(s.PlaylogOutput(playlog).data, status=status.HTTP_201_CREATED)
+
+
+class PlaylogDetailApi(APIView):
+    permission_classes = [IsRecordsReader]
+
+    @extend_schema(responses={200: s.PlaylogOutput}, tags=["stations"])
+    def get(self, request, pk: int):
+        return Response(
+            s.PlaylogOutput(selectors.playlog_get(user=request.user, playlog_id=pk)).data
+        )
+
+    @extend_schema(responses={204: None}, tags=["stations"])
+    def delete(self, request, pk: int):
+        selectors.playlog_get(user=request.user, playlog_id=pk)
+        playlogs.playlog_delete(actor=request.user, playlog_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PlaylogEntryListApi(generics.ListAPIView):
+    """The rows an upload stored, in time order."""
+
+    permission_classes = [IsRecordsReader]
+    serializer_class = s.PlaylogEntryOutput
+    ordering = ["started_at", "id"]
+
+    def get_queryset(self):
+        if _fake(self):
+            return StationPlaylogEntry.objects.none()
+        playlog = selectors.playlog_get(user=self.request.user, playlog_id=self.kwargs["pk"])
+        return selectors.playlog_entries(playlog=playlog)
+
+    @extend_schema(tags=["stations"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+# --- Compliance documents -------------------------------------------------------------------
+def _month(text: str) -> date:
+    year, month = text.split("-")
+    return date(int(year), int(month), 1)
+
+
+class ComplianceFilter(django_filters.FilterSet):
+    station = django_filters.NumberFilter(field_name="station_id")
+    status = django_filters.ChoiceFilter(choices=ComplianceStatus.choices)
+    document_type = django_filters.ChoiceFilter(choices=ComplianceDocumentType.choices)
+    period_from = django_filters.DateFilter(field_name="period", lookup_expr="gte")
+    period_to = django_filters.DateFilter(field_name="period", lookup_expr="lte")
+
+    class Meta:
+        model = ComplianceDocument
+        fields = ["status"]
+
+
+class ComplianceDocumentListApi(generics.ListAPIView):
+    """Compliance documents the caller may see (staff: every station's, to review; a
+    station: its own). Filter by station, status, type and months."""
+
+    permission_classes = [IsRecordsReader]
+    serializer_class = s.ComplianceDocumentOutput
+    filterset_class = ComplianceFilter
+    ordering_fields = ["period", "created_at", "id"]
+    ordering = ["-period", "document_type", "-id"]
+
+    def get_queryset(self):
+        if _fake(self):
+            return ComplianceDocument.objects.none()
+        return selectors.compliance_documents_visible_to(user=self.request.user)
+
+    @extend_schema(tags=["compliance"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class StationComplianceUploadApi(APIView):
+    """A station's document for a month (PDF, image, CSV or XLSX; private)."""
+
+    permission_classes = [IsRecordsReader]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.ComplianceUploadInput},
+        responses={201: s.ComplianceDocumentOutput},
+        tags=["compliance"],
+    )
+    def post(self, request, pk: int):
+        station = selectors.station_records_get(user=request.user, station_id=pk)
+        data = s.ComplianceUploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        document = compliance.compliance_document_upload(
+            actor=request.user,
+            station_id=station.pk,
+            document_type=data.validated_data["document_type"],
+            period=_month(data.validated_data["period"]),
+            name=upload.name,
+            data=upload.read(),
+        )
+        return Response(s.ComplianceDocumentOutput(document).data, status=status.HTTP_201_CREATED)
+
+
+class ComplianceDocumentDetailApi(APIView):
+    permission_classes = [IsRecordsReader]
+
+    @extend_schema(responses={200: s.ComplianceDocumentOutput}, tags=["compliance"])
+    def get(self, request, pk: int):
+        document = selectors.compliance_document_get(user=request.user, document_id=pk)
+        return Response(s.ComplianceDocumentOutput(document).data)
+
+
+class ComplianceDocumentFileApi(APIView):
+    """Streams the document to its station's accounts and staff; to others it does not exist."""
+
+    permission_classes = [IsRecordsReader]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The document.")},
+        tags=["compliance"],
+    )
+    def get(self, request, pk: int):
+        document = selectors.compliance_document_get(user=request.user, document_id=pk)
+        response = FileResponse(
+            document.file.open("rb"),
+            content_type=document.content_type,
+            as_attachment=True,
+            filename=document.original_name,
+        )
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class ComplianceDocumentReviewApi(APIView):
+    """Support staff accept or reject a submitted document."""
+
+    permission_classes = [IsStationOperator]
+
+    @extend_schema(
+        request=s.ComplianceReviewInput,
+        responses={200: s.ComplianceDocumentOutput},
+        tags=["compliance"],
+    )
+    def post(self, request, pk: int):
+        data = s.ComplianceReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        document = compliance.compliance_document_review(
+            actor=request.user, document_id=pk, **data.validated_data
+        )
+        return Response(s.ComplianceDocumentOutput(document).data)
+
+
+class ComplianceMissingApi(APIView):
+    """Months each station still owes a required document for (staff: every station, or
+    one; a station: its own), from its registration (or month_from) to last month."""
+
+    permission_classes = [IsRecordsReader]
+
+    @extend_schema(
+        parameters=[s.MissingQueryInput],
+        responses={200: s.MissingComplianceOutput(many=True)},
+        tags=["compliance"],
+    )
+    def get(self, request):
+        data = s.MissingQueryInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if request.user.role == Role.ADMIN:
+            stations = Station.objects.all()
+        else:
+            stations = Station.objects.filter(
+                pk__in=selectors.station_ids_for_user(user=request.user)
+            )
+        if v.get("station"):
+            stations = stations.filter(
+                pk=selectors.station_records_get(user=request.user, station_id=v["station"]).pk
+            )
+        result = selectors.compliance_missing_months(
+            stations=stations,
+            month_from=_month(v["month_from"]) if v.get("month_from") else None,
+            month_to=_month(v["month_to"]) if v.get("month_to") else None,
+        )
+        return Response(s.MissingComplianceOutput(result, many=True).data)

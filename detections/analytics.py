@@ -1,0 +1,372 @@
+"""The services of analytics: the daily rollups, the detection-health rollup, first-play
+notices and the daily airplay digest.
+
+Rollups are maintained rows, not queries over PlayLog:
+
+- `PlayDaily` (day × station × track: plays, airtime) and `StationDaily` (day × station)
+  are brought up to date in the same transaction as the play change that moves them. The
+  play tracker, play_close, play_review, play_override and the dispute services call
+  `play_rollup_snapshot` before they change a play and `play_rollup_changed` after; the
+  cells the play left and entered are recounted from PlayLog (a handful of rows through
+  the (station, started_at) index) under an advisory lock per station-day. Recounts, not
+  +1/-1 deltas: a recount cannot drift, and plays written by other means (fixtures, an
+  import, an admin script) are counted the next time their cell moves. The lock is per
+  station-day, so stations never wait on each other, and a station's windows are
+  analysed one after another anyway.
+- `DetectionHealthDaily` is recounted from MatchCache by a Beat task every few minutes:
+  windows are many and cheap, and their health is not money, so a few minutes of lag are
+  fine and the tracker's hot path stays free of another write.
+
+A play counts once it exists and until it is rejected; its day is the Africa/Accra date
+(settings.TIME_ZONE) of its start. `rollups_rebuild` recounts a range of days from PlayLog
+(backfill, repair), and a test pins deltas and recount to the same numbers.
+
+Cached reads (analytics_selectors) are keyed by version numbers that these services bump
+on commit: one per station, and one for everything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from detections.models import (
+    DetectionHealthDaily,
+    MatchCache,
+    MatchStatus,
+    PlayDaily,
+    PlayLog,
+    StationDaily,
+    VerificationStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+VERSION_ALL = "analytics:v:all"
+
+
+def version_key_station(station_id: int) -> str:
+    return f"analytics:v:station:{station_id}"
+
+
+@dataclass(frozen=True)
+class RollupShare:
+    """What one play adds to the rollups (None when it adds nothing: rejected)."""
+
+    station_id: int
+    track_id: int
+    day: date
+    airtime: Decimal
+    verified: bool
+
+
+def local_day(at: datetime) -> date:
+    return timezone.localtime(at).date()
+
+
+def play_rollup_snapshot(play: PlayLog) -> RollupShare | None:
+    """The play's share of the rollups as it stands (call before changing it)."""
+    if play.pk is None or play.verification_status == VerificationStatus.REJECTED:
+        return None
+    return RollupShare(
+        station_id=play.station_id,
+        track_id=play.track_id,
+        day=local_day(play.started_at),
+        airtime=Decimal(play.duration_seconds).quantize(Decimal("0.01")),
+        verified=play.verification_status == VerificationStatus.VERIFIED,
+    )
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
+    return start, datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+
+
+_RECOUNT_CELL = (
+    "INSERT INTO detections_playdaily (day, station_id, track_id, plays, airtime_seconds) "
+    "SELECT %s, %s, %s, count(*), coalesce(sum(duration_seconds), 0) FROM detections_playlog "
+    "WHERE station_id = %s AND track_id = %s AND started_at >= %s AND started_at < %s "
+    "AND verification_status <> 'rejected' "
+    "ON CONFLICT (station_id, track_id, day) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
+)
+_RECOUNT_STATION = (
+    "INSERT INTO detections_stationdaily (day, station_id, plays, airtime_seconds) "
+    "SELECT %s, %s, count(*), coalesce(sum(duration_seconds), 0) FROM detections_playlog "
+    "WHERE station_id = %s AND started_at >= %s AND started_at < %s "
+    "AND verification_status <> 'rejected' "
+    "ON CONFLICT (station_id, day) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
+)
+# Keeps these advisory locks apart from any other user of pg_advisory_xact_lock(int, int).
+_LOCK_SPACE = 0x2A000000
+
+
+def _station_day_recount(*, station_id: int, day: date, track_ids: set[int]) -> None:
+    """Recounts the cells of these tracks and the station's total for one station-day.
+
+    Under a transaction-scoped advisory lock on (station, day), taken before the counting
+    statements start: a concurrent change of the same station-day waits until this one
+    commits, and its own recount (a new statement, a new snapshot) then sees it, so no
+    change is lost. Stations never wait on each other.
+    """
+    start, end = _day_bounds(day)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE ^ station_id, day.toordinal()]
+            )
+        for track_id in sorted(track_ids):
+            cursor.execute(
+                _RECOUNT_CELL, [day, station_id, track_id, station_id, track_id, start, end]
+            )
+        cursor.execute(_RECOUNT_STATION, [day, station_id, station_id, start, end])
+    # An emptied cell is deleted, so "distinct stations/tracks" never counts it.
+    PlayDaily.objects.filter(
+        station_id=station_id, day=day, track_id__in=track_ids, plays=0
+    ).delete()
+    StationDaily.objects.filter(station_id=station_id, day=day, plays=0).delete()
+
+
+def _versions_bump_on_commit(station_ids: set[int]) -> None:
+    def bump() -> None:
+        for key in [VERSION_ALL, *(version_key_station(s) for s in sorted(station_ids))]:
+            try:
+                cache.incr(key)
+            except ValueError:  # never read yet: any new value differs from none
+                cache.set(key, 1, timeout=None)
+
+    transaction.on_commit(bump)
+
+
+def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
+    """Brings the rollup cells the play was and is in up to date (recounted from PlayLog),
+    bumps the cache versions on commit, and records a first play (notice to the artist)
+    when the play is, or just became, verified. Call inside the transaction of the change."""
+    after = play_rollup_snapshot(play)
+    if before == after:
+        return
+    cells: dict[tuple[int, date], set[int]] = defaultdict(set)
+    for share in (before, after):
+        if share is not None:
+            cells[(share.station_id, share.day)].add(share.track_id)
+    for (station_id, day), track_ids in sorted(cells.items()):
+        _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
+    _versions_bump_on_commit({station_id for station_id, _day in cells})
+    if (
+        after is not None
+        and after.verified
+        and not (before is not None and before.verified and before.track_id == after.track_id)
+    ):
+        first_play_record(play=play)
+
+
+def rollups_rebuild(*, date_from: date, date_to: date) -> int:
+    """Recounts PlayDaily and StationDaily for [date_from, date_to] from PlayLog (backfill
+    and repair); returns the PlayDaily rows written. Locks both tables meanwhile (on
+    PostgreSQL) so the tracker's deltas wait and land on the recounted rows."""
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(date_from, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    plays = (
+        PlayLog.objects.filter(started_at__gte=start, started_at__lt=end)
+        .exclude(verification_status=VerificationStatus.REJECTED)
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "station_id", "track_id")
+        .annotate(n=Count("id"), airtime=Sum("duration_seconds"))
+        .order_by()
+    )
+    written = 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "LOCK TABLE detections_playdaily, detections_stationdaily IN EXCLUSIVE MODE"
+                )
+        PlayDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
+        StationDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
+        per_station: dict[tuple[date, int], list] = defaultdict(lambda: [0, Decimal(0)])
+        batch: list[PlayDaily] = []
+        for row in plays.iterator(chunk_size=5000):
+            batch.append(
+                PlayDaily(
+                    day=row["day"],
+                    station_id=row["station_id"],
+                    track_id=row["track_id"],
+                    plays=row["n"],
+                    airtime_seconds=row["airtime"],
+                )
+            )
+            total = per_station[(row["day"], row["station_id"])]
+            total[0] += row["n"]
+            total[1] += row["airtime"]
+            if len(batch) >= 5000:
+                PlayDaily.objects.bulk_create(batch)
+                written += len(batch)
+                batch = []
+        PlayDaily.objects.bulk_create(batch)
+        written += len(batch)
+        StationDaily.objects.bulk_create(
+            [
+                StationDaily(day=day, station_id=station_id, plays=n, airtime_seconds=airtime)
+                for (day, station_id), (n, airtime) in per_station.items()
+            ],
+            batch_size=5000,
+        )
+        _versions_bump_on_commit(set())
+    return written
+
+
+# --- Detection health ---------------------------------------------------------------------
+def detection_health_refresh(*, days: int = 2, today: date | None = None) -> int:
+    """Recounts DetectionHealthDaily for the last `days` days (today included) from
+    MatchCache; returns the rows written. Safe to run twice: a recount replaces the row."""
+    today = today or timezone.localdate()
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=tz)
+    threshold = settings.FINGERPRINT_VERIFIED_THRESHOLD
+    analysed = ~Q(status__in=[MatchStatus.PENDING, MatchStatus.FAILED])
+    counts = (
+        MatchCache.objects.filter(captured_at__gte=start)
+        .annotate(day=TruncDate("captured_at"))
+        .values("day", "station_id")
+        .annotate(
+            windows=Count("id", filter=analysed),
+            matched=Count("id", filter=analysed & Q(match_count__gt=0)),
+            low=Count("id", filter=analysed & Q(match_count__gt=0, confidence__lt=threshold)),
+            failed=Count("id", filter=Q(status=MatchStatus.FAILED)),
+            seconds=Sum("window_seconds", filter=analysed),
+        )
+        .order_by()
+    )
+    now = timezone.now()
+    rows = [
+        DetectionHealthDaily(
+            day=row["day"],
+            station_id=row["station_id"],
+            windows=row["windows"],
+            matched=row["matched"],
+            low_confidence=row["low"],
+            failed=row["failed"],
+            audio_seconds=row["seconds"] or 0.0,
+            refreshed_at=now,
+        )
+        for row in counts
+    ]
+    DetectionHealthDaily.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["station", "day"],
+        update_fields=[
+            "windows",
+            "matched",
+            "low_confidence",
+            "failed",
+            "audio_seconds",
+            "refreshed_at",
+        ],
+        batch_size=2000,
+    )
+    cache.delete_many([f"analytics:health:{d}" for d in range(days)])
+    try:
+        cache.incr(VERSION_ALL)
+    except ValueError:
+        cache.set(VERSION_ALL, 1, timeout=None)
+    return len(rows)
+
+
+# --- First play on a station ----------------------------------------------------------------
+def first_play_record(*, play: PlayLog) -> bool:
+    """Records the first verified play of a track on a station and notifies the track's
+    artist (kind first_play_on_station); False when it was not the first. Once per pair,
+    whichever worker gets there first: the insert is conditional on the unique pair."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO detections_firstplay (track_id, station_id, play_id, created_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (track_id, station_id) DO NOTHING RETURNING id",
+            [play.track_id, play.station_id, play.pk, timezone.now()],
+        )
+        inserted = cursor.fetchone() is not None
+    if not inserted:
+        return False
+    from notifications.services import notify
+    from stations.models import Station
+    from tracks.models import Track
+
+    track = Track.objects.select_related("primary_artist__user").get(pk=play.track_id)
+    station = Station.objects.get(pk=play.station_id)
+    user = track.primary_artist.user
+    if user is None or not user.is_active:
+        return True
+    played_at = timezone.localtime(play.started_at)
+    notify(
+        user=user,
+        kind="first_play_on_station",
+        title=f"First play of {track.title} on {station.name}",
+        body=f"{station.name} played {track.title} for the first time, "
+        f"at {played_at:%Y-%m-%d %H:%M}.",
+        link=f"/plays/{play.pk}",
+        context={
+            "track_title": track.title,
+            "station_name": station.name,
+            "played_at": played_at.isoformat(),
+            "play_id": play.pk,
+        },
+    )
+    return True
+
+
+# --- Daily airplay digest -------------------------------------------------------------------
+DIGEST_MAX_ROWS = 20
+
+
+def digests_send(*, day: date | None = None) -> int:
+    """Sends the opt-in daily airplay digest of `day` (default: yesterday) to every user
+    who turned it on and whose tracks or station were played that day (notify, kind
+    daily_airplay_digest); returns how many were sent. Safe to run twice: a user who
+    already has the digest of that day is skipped."""
+    from detections.analytics_selectors import airplay_of_day
+    from notifications.models import Notification
+    from notifications.selectors import user_ids_opted_in
+    from notifications.services import notify
+    from users.models import User
+
+    day = day or timezone.localdate() - timedelta(days=1)
+    kind = "daily_airplay_digest"
+    sent = 0
+    for user in User.objects.filter(pk__in=user_ids_opted_in(kind=kind), is_active=True):
+        already = Notification.objects.filter(
+            user=user, kind=kind, context__date=day.isoformat()
+        ).exists()
+        if already:
+            continue
+        rows = airplay_of_day(user=user, day=day)
+        if not rows:
+            continue
+        total = sum(row["plays"] for row in rows)
+        with transaction.atomic():
+            notify(
+                user=user,
+                kind=kind,
+                title=f"Your airplay on {day:%d %b %Y}: {total} play{'s' if total != 1 else ''}",
+                body=f"{total} play{'s' if total != 1 else ''} on {day:%A %d %B %Y}.",
+                link=f"/analytics?date_from={day.isoformat()}&date_to={day.isoformat()}",
+                context={
+                    "date": day.isoformat(),
+                    "total_plays": total,
+                    "rows": rows[:DIGEST_MAX_ROWS],
+                },
+            )
+        sent += 1
+    return sent

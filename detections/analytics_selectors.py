@@ -1,0 +1,403 @@
+"""Reads of the analytics rollups, scoped to the requesting user and cached.
+
+Who sees which numbers is decided here, once (as plays_visible_to does for plays):
+staff the whole platform; a station account its own station; an artist the tracks it
+is the primary or a featured artist on; a publisher the tracks of the artists it
+actively represents. A filter naming something outside the scope yields zeros, never
+someone else's numbers.
+
+Everything reads the maintained rows (PlayDaily, StationDaily, DetectionHealthDaily),
+never PlayLog, and results are cached under the version numbers the rollup services
+bump on commit (detections.analytics), so a changed play is visible on the next read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth, TruncWeek
+
+from artists.models import PublisherArtistRelationship, RelationshipStatus
+from detections.analytics import VERSION_ALL, version_key_station
+from detections.models import DetectionHealthDaily, PlayDaily, PlayLog, StationDaily
+from stations.selectors import station_ids_for_user
+from tracks.models import Track
+from users.models import Role, User
+from zamio.errors import ValidationFailed
+
+GRANULARITIES = ("day", "week", "month")
+SECTIONS = ("series", "top_tracks", "top_artists", "top_stations", "by_region", "by_station_class")
+
+
+@dataclass(frozen=True)
+class RollupQuery:
+    date_from: date
+    date_to: date
+    granularity: str = "day"
+    station_id: int | None = None
+    track_id: int | None = None
+    artist_id: int | None = None
+    region: str = ""
+    station_class: str = ""
+    top: int = 10
+
+    def validate(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.granularity not in GRANULARITIES:
+            errors["granularity"] = [f"One of {', '.join(GRANULARITIES)}."]
+        if self.date_to < self.date_from:
+            errors["date_to"] = ["Is before date_from."]
+        elif (self.date_to - self.date_from).days >= settings.ANALYTICS_MAX_RANGE_DAYS:
+            errors["date_to"] = [f"At most {settings.ANALYTICS_MAX_RANGE_DAYS} days per request."]
+        if not 1 <= self.top <= 100:
+            errors["top"] = ["Between 1 and 100."]
+        if errors:
+            raise ValidationFailed("Invalid analytics query.", details=errors)
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str  # staff | station | artist | publisher | none
+    station_ids: tuple[int, ...] | None = None  # None: not limited by station
+    user_id: int | None = None
+
+    @property
+    def by_track(self) -> bool:
+        return self.name in ("artist", "publisher")
+
+
+def scope_for(*, user: User) -> Scope:
+    if user.role == Role.ADMIN:
+        return Scope(name="staff")
+    if user.role == Role.STATION:
+        return Scope(name="station", station_ids=tuple(station_ids_for_user(user=user)))
+    if user.role == Role.ARTIST:
+        return Scope(name="artist", user_id=user.pk)
+    if user.role == Role.PUBLISHER:
+        return Scope(name="publisher", user_id=user.pk)
+    return Scope(name="none", station_ids=())
+
+
+def _scope_tracks(scope: Scope) -> QuerySet:
+    if scope.name == "artist":
+        own = Q(primary_artist__user_id=scope.user_id) | Q(featured_artists__user_id=scope.user_id)
+        return Track.objects.filter(own).values("pk")
+    represented = PublisherArtistRelationship.objects.filter(
+        publisher__user_id=scope.user_id, status=RelationshipStatus.ACTIVE
+    ).values("artist_id")
+    return Track.objects.filter(
+        Q(primary_artist_id__in=represented) | Q(featured_artists__in=represented)
+    ).values("pk")
+
+
+def _artist_tracks(artist_id: int) -> QuerySet:
+    return Track.objects.filter(
+        Q(primary_artist_id=artist_id) | Q(featured_artists__id=artist_id)
+    ).values("pk")
+
+
+def _filtered(model, scope: Scope, q: RollupQuery) -> QuerySet:
+    """Rows of `model` (PlayDaily or StationDaily) inside the scope and the filters."""
+    qs = model.objects.filter(day__gte=q.date_from, day__lte=q.date_to)
+    if scope.station_ids is not None:
+        qs = qs.filter(station_id__in=scope.station_ids)
+    if scope.by_track:
+        qs = qs.filter(track_id__in=_scope_tracks(scope))
+    if q.station_id is not None:
+        qs = qs.filter(station_id=q.station_id)
+    if q.region:
+        qs = qs.filter(station__region=q.region)
+    if q.station_class:
+        qs = qs.filter(station__station_class=q.station_class)
+    if q.track_id is not None:
+        qs = qs.filter(track_id=q.track_id)
+    if q.artist_id is not None:
+        qs = qs.filter(track_id__in=_artist_tracks(q.artist_id))
+    return qs.order_by()
+
+
+def _station_level(scope: Scope, q: RollupQuery) -> bool:
+    """Whether StationDaily (200x fewer rows) can answer: no track-level scope or filter."""
+    return not scope.by_track and q.track_id is None and q.artist_id is None
+
+
+def _truncated(qs: QuerySet, granularity: str) -> QuerySet:
+    if granularity == "week":
+        return qs.annotate(period=TruncWeek("day"))
+    if granularity == "month":
+        return qs.annotate(period=TruncMonth("day"))
+    return qs.annotate(period=F("day"))
+
+
+def _sums() -> dict[str, Any]:
+    return {"plays": Sum("plays"), "airtime_seconds": Sum("airtime_seconds")}
+
+
+def _rows(qs: QuerySet, *fields: str, order: tuple[str, ...], limit: int | None = None) -> list:
+    rows = qs.values(*fields).annotate(**_sums()).order_by(*order)
+    rows = rows[:limit] if limit else rows
+    return [{**row, "airtime_seconds": row["airtime_seconds"] or Decimal("0.00")} for row in rows]
+
+
+def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
+    plays = _filtered(PlayDaily, scope, q)
+    by_station = _filtered(StationDaily, scope, q) if _station_level(scope, q) else plays
+    totals = by_station.aggregate(
+        plays=Sum("plays"),
+        airtime_seconds=Sum("airtime_seconds"),
+        distinct_stations=Count("station_id", distinct=True),
+    )
+    series = [
+        {
+            "period": row["period"],
+            "plays": row["plays"],
+            "airtime_seconds": row["airtime_seconds"],
+            "distinct_stations": row["distinct_stations"],
+        }
+        for row in _truncated(by_station, q.granularity)
+        .values("period")
+        .annotate(**_sums(), distinct_stations=Count("station_id", distinct=True))
+        .order_by("period")
+    ]
+    tracks = _rows(
+        plays,
+        "track_id",
+        "track__title",
+        "track__primary_artist__stage_name",
+        order=("-plays", "-airtime_seconds", "track_id"),
+        limit=q.top,
+    )
+    artists = _rows(
+        plays,
+        "track__primary_artist_id",
+        "track__primary_artist__stage_name",
+        order=("-plays", "-airtime_seconds", "track__primary_artist_id"),
+        limit=q.top,
+    )
+    stations = _rows(
+        by_station,
+        "station_id",
+        "station__name",
+        "station__region",
+        "station__station_class",
+        order=("-plays", "-airtime_seconds", "station_id"),
+        limit=q.top,
+    )
+    regions = (
+        by_station.values("station__region")
+        .annotate(**_sums(), stations=Count("station_id", distinct=True))
+        .order_by("-plays", "station__region")
+    )
+    classes = (
+        by_station.values("station__station_class")
+        .annotate(**_sums(), stations=Count("station_id", distinct=True))
+        .order_by("-plays", "station__station_class")
+    )
+    return {
+        "scope": scope.name,
+        "granularity": q.granularity,
+        "date_from": q.date_from,
+        "date_to": q.date_to,
+        "totals": {
+            "plays": totals["plays"] or 0,
+            "airtime_seconds": totals["airtime_seconds"] or Decimal("0.00"),
+            "distinct_stations": totals["distinct_stations"],
+            "distinct_tracks": plays.aggregate(n=Count("track_id", distinct=True))["n"],
+        },
+        "series": series,
+        "top_tracks": [
+            {
+                "track_id": r["track_id"],
+                "title": r["track__title"],
+                "artist": r["track__primary_artist__stage_name"],
+                "plays": r["plays"],
+                "airtime_seconds": r["airtime_seconds"],
+            }
+            for r in tracks
+        ],
+        "top_artists": [
+            {
+                "artist_id": r["track__primary_artist_id"],
+                "stage_name": r["track__primary_artist__stage_name"],
+                "plays": r["plays"],
+                "airtime_seconds": r["airtime_seconds"],
+            }
+            for r in artists
+        ],
+        "top_stations": [
+            {
+                "station_id": r["station_id"],
+                "name": r["station__name"],
+                "region": r["station__region"],
+                "station_class": r["station__station_class"],
+                "plays": r["plays"],
+                "airtime_seconds": r["airtime_seconds"],
+            }
+            for r in stations
+        ],
+        "by_region": [
+            {
+                "region": r["station__region"],
+                "plays": r["plays"],
+                "airtime_seconds": r["airtime_seconds"],
+                "stations": r["stations"],
+            }
+            for r in regions
+        ],
+        "by_station_class": [
+            {
+                "station_class": r["station__station_class"],
+                "plays": r["plays"],
+                "airtime_seconds": r["airtime_seconds"],
+                "stations": r["stations"],
+            }
+            for r in classes
+        ],
+    }
+
+
+def _version(key: str) -> int:
+    value = cache.get(key)
+    if value is None:
+        cache.add(key, 1, timeout=None)
+        value = cache.get(key) or 1
+    return int(value)
+
+
+def _cache_key(scope: Scope, q: RollupQuery, kind: str) -> str:
+    if scope.name == "station":
+        versions = [_version(version_key_station(s)) for s in scope.station_ids or ()]
+    else:
+        versions = [_version(VERSION_ALL)]
+    raw = json.dumps(
+        [kind, scope.name, scope.station_ids, scope.user_id, q.__dict__, versions],
+        cls=DjangoJSONEncoder,
+        sort_keys=True,
+    )
+    return f"analytics:{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
+
+
+def _cached(key: str, compute) -> dict[str, Any]:
+    seconds = settings.ANALYTICS_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
+    result = cache.get(key)
+    if result is None:
+        result = compute()
+        cache.set(key, result, timeout=seconds)
+    return result
+
+
+def play_rollup(*, user: User, query: RollupQuery) -> dict[str, Any]:
+    """Plays, airtime and distinct stations per day/week/month, with totals, top tracks,
+    top artists, top stations and breakdowns by region and station class, for what the
+    user may see (cached; invalidated when a play in it changes)."""
+    query.validate()
+    scope = scope_for(user=user)
+    return _cached(_cache_key(scope, query, "rollup"), lambda: _compute(scope, query))
+
+
+def detection_health(
+    *, date_from: date, date_to: date, granularity: str = "day", station_id: int | None = None
+) -> dict[str, Any]:
+    """Staff's view of detection: windows analysed, match rate, low-confidence share and
+    failures per period (from DetectionHealthDaily), plays waiting for review and the
+    streams down now."""
+    RollupQuery(date_from=date_from, date_to=date_to, granularity=granularity).validate()
+    from stream_capture.selectors import streams_down
+
+    def compute() -> dict[str, Any]:
+        qs = DetectionHealthDaily.objects.filter(day__gte=date_from, day__lte=date_to)
+        if station_id is not None:
+            qs = qs.filter(station_id=station_id)
+        series = []
+        for row in (
+            _truncated(qs.order_by(), granularity)
+            .values("period")
+            .annotate(
+                windows=Sum("windows"),
+                matched=Sum("matched"),
+                low_confidence=Sum("low_confidence"),
+                failed=Sum("failed"),
+                stations=Count("station_id", distinct=True),
+            )
+            .order_by("period")
+        ):
+            series.append({**row, **_rates(row)})
+        totals = qs.aggregate(
+            windows=Sum("windows"),
+            matched=Sum("matched"),
+            low_confidence=Sum("low_confidence"),
+            failed=Sum("failed"),
+        )
+        totals = {k: v or 0 for k, v in totals.items()}
+        pending = PlayLog.objects.filter(verification_status="pending_review")
+        if station_id is not None:
+            pending = pending.filter(station_id=station_id)
+        down = streams_down()
+        if station_id is not None:
+            down = down.filter(link__station_id=station_id)
+        return {
+            "granularity": granularity,
+            "date_from": date_from,
+            "date_to": date_to,
+            "totals": {**totals, **_rates(totals)},
+            "series": series,
+            "plays_pending_review": pending.count(),
+            "streams_down": down.filter(link__enabled=True).count(),
+        }
+
+    key = hashlib.sha256(
+        json.dumps(
+            [date_from, date_to, granularity, station_id, _version(VERSION_ALL)],
+            cls=DjangoJSONEncoder,
+        ).encode()
+    ).hexdigest()
+    # Short-lived whatever the setting: "streams down" is a live number.
+    seconds = min(settings.ANALYTICS_CACHE_SECONDS, 60)
+    result = cache.get(f"analytics:health:{key}") if seconds > 0 else None
+    if result is None:
+        result = compute()
+        if seconds > 0:
+            cache.set(f"analytics:health:{key}", result, timeout=seconds)
+    return result
+
+
+def _rates(row: dict[str, Any]) -> dict[str, float | None]:
+    windows, matched = row["windows"] or 0, row["matched"] or 0
+    return {
+        "match_rate": round(matched / windows, 4) if windows else None,
+        "low_confidence_share": round((row["low_confidence"] or 0) / matched, 4)
+        if matched
+        else None,
+    }
+
+
+def airplay_of_day(*, user: User, day: date) -> list[dict[str, Any]]:
+    """What the user's digest lists: plays per track and station on `day`, most first."""
+    scope = scope_for(user=user)
+    q = RollupQuery(date_from=day, date_to=day)
+    rows = (
+        _filtered(PlayDaily, scope, q)
+        .values("track__title", "station__name")
+        .annotate(plays=Sum("plays"))
+        .filter(plays__gt=0)
+        .order_by("-plays", "track__title", "station__name")
+    )
+    return [
+        {"track_title": r["track__title"], "station_name": r["station__name"], "plays": r["plays"]}
+        for r in rows
+    ]
+
+
+def default_range(today: date) -> tuple[date, date]:
+    return today - timedelta(days=29), today
