@@ -20,7 +20,6 @@ class _RecoverableSmsError(Exception):
 
 @shared_task(
     name="notifications.send_email",
-    queue="default",
     autoretry_for=(OSError,),
     retry_backoff=True,
     retry_backoff_max=600,
@@ -37,7 +36,6 @@ def send_email(*, to: str, subject: str, text: str, html: str | None = None) -> 
 
 @shared_task(
     name="notifications.send_sms",
-    queue="default",
     autoretry_for=(OSError, _RecoverableSmsError),
     retry_backoff=True,
     retry_backoff_max=600,
@@ -54,7 +52,7 @@ def send_sms(*, to: str, body: str) -> str:
         raise
 
 
-@shared_task(name="notifications.deliver", queue="default", soft_time_limit=80, time_limit=90)
+@shared_task(name="notifications.deliver", soft_time_limit=80, time_limit=90)
 def deliver(*, delivery_id: int) -> str | None:
     result = services.delivery_attempt(delivery_id=delivery_id)
     if result is None:
@@ -68,7 +66,6 @@ def deliver(*, delivery_id: int) -> str | None:
 
 @shared_task(
     name="notifications.requeue_stuck_deliveries",
-    queue="default",
     soft_time_limit=110,
     time_limit=120,
 )
@@ -79,7 +76,6 @@ def requeue_stuck_deliveries() -> int:
 
 @shared_task(
     name="notifications.purge_old_notifications",
-    queue="default",
     soft_time_limit=540,
     time_limit=600,
 )

@@ -10,9 +10,7 @@ from django.db import OperationalError
 from royalties import services
 
 
-@shared_task(
-    name="royalties.calculate_plays", queue="royalties", soft_time_limit=1700, time_limit=1800
-)
+@shared_task(name="royalties.calculate_plays", soft_time_limit=1700, time_limit=1800)
 def calculate_plays() -> dict:
     # Safe to run twice or concurrently: each batch locks its plays (SKIP LOCKED) and
     # only pending plays are read, so a play is priced once; the unique constraint on
@@ -27,7 +25,6 @@ def calculate_plays() -> dict:
 
 @shared_task(
     name="royalties.recalculate_play",
-    queue="royalties",
     autoretry_for=(OperationalError,),
     retry_backoff=10,
     max_retries=5,
@@ -45,17 +42,13 @@ def recalculate_play(*, play_id: int) -> str | None:
     return row.kind if row else "unchanged"
 
 
-@shared_task(
-    name="royalties.recalculate_since", queue="royalties", soft_time_limit=3500, time_limit=3600
-)
+@shared_task(name="royalties.recalculate_since", soft_time_limit=3500, time_limit=3600)
 def recalculate_since(*, since: str) -> int:
     # Safe to run twice: see recalculate_play.
     return services.plays_recalculate_since(since=datetime.fromisoformat(since))
 
 
-@shared_task(
-    name="royalties.close_period", queue="royalties", soft_time_limit=3500, time_limit=3600
-)
+@shared_task(name="royalties.close_period", soft_time_limit=3500, time_limit=3600)
 def close_period(*, period_id: int, actor_id: int | None = None) -> str | None:
     # Safe to run twice: a closed period is returned unchanged and a half-done close
     # resumes; every ledger entry of a close has a fixed idempotency key.
@@ -68,29 +61,25 @@ def close_period(*, period_id: int, actor_id: int | None = None) -> str | None:
     return services.period_close(period_id=period_id, actor=actor).status
 
 
-@shared_task(
-    name="royalties.close_due_periods", queue="royalties", soft_time_limit=3500, time_limit=3600
-)
+@shared_task(name="royalties.close_due_periods", soft_time_limit=3500, time_limit=3600)
 def close_due_periods() -> list[int]:
     # Safe to run twice: closed periods are skipped (see close_period).
     return services.periods_close_due()
 
 
-@shared_task(name="royalties.notify_period_closed", queue="royalties", time_limit=900)
+@shared_task(name="royalties.notify_period_closed", time_limit=900)
 def notify_period_closed(*, period_id: int) -> int:
     # Safe to run twice: the period's notified_at is set in the same transaction.
     return services.period_notify_closed(period_id=period_id)
 
 
-@shared_task(name="royalties.mark_overdue_invoices", queue="royalties", time_limit=600)
+@shared_task(name="royalties.mark_overdue_invoices", time_limit=600)
 def mark_overdue_invoices() -> int:
     # Safe to run twice: only issued invoices move, each under its row lock.
     return services.invoices_mark_overdue()
 
 
-@shared_task(
-    name="royalties.generate_report", queue="royalties", soft_time_limit=1700, time_limit=1800
-)
+@shared_task(name="royalties.generate_report", soft_time_limit=1700, time_limit=1800)
 def generate_report(*, report_id: int) -> str | None:
     # Safe to run twice: a report that is already ready is left alone.
     report = services.report_generate(report_id=report_id)

@@ -5,14 +5,14 @@ from celery import shared_task
 from tracks import services
 
 
-@shared_task(name="tracks.run_import", queue="default", time_limit=3600, soft_time_limit=3500)
+@shared_task(name="tracks.run_import", time_limit=3600, soft_time_limit=3500)
 def run_import(*, import_id: int) -> None:
     # Safe to run twice: the run claims the import (pending → running) in one UPDATE, and
     # a resumed run starts after the last row it reported, whose track already exists.
     services.track_import_run(import_id=import_id)
 
 
-@shared_task(name="tracks.requeue_stale_imports", queue="default", time_limit=60)
+@shared_task(name="tracks.requeue_stale_imports", time_limit=60)
 def requeue_stale_imports() -> int:
     # Safe to run twice: it only moves imports untouched for 30 minutes back to pending.
     return services.track_import_requeue_stale()

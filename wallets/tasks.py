@@ -15,7 +15,6 @@ logger = logging.getLogger("wallets")
 
 @shared_task(
     name="wallets.send_withdrawal",
-    queue="payouts",
     autoretry_for=(ProviderError,),
     retry_backoff=30,
     retry_backoff_max=900,
@@ -34,7 +33,6 @@ def send_withdrawal(*, withdrawal_id: int) -> str | None:
 
 @shared_task(
     name="wallets.refresh_withdrawal",
-    queue="payouts",
     autoretry_for=(ProviderError,),
     retry_backoff=30,
     retry_backoff_max=900,
@@ -49,18 +47,14 @@ def refresh_withdrawal(*, withdrawal_id: int) -> str | None:
     return withdrawal.status if withdrawal else None
 
 
-@shared_task(
-    name="wallets.poll_stuck_withdrawals", queue="payouts", soft_time_limit=840, time_limit=900
-)
+@shared_task(name="wallets.poll_stuck_withdrawals", soft_time_limit=840, time_limit=900)
 def poll_stuck_withdrawals() -> dict:
     # Safe to run twice (or overlapping): every step is a status-checked service.
     report = services.withdrawals_poll_stuck()
     return asdict(report)
 
 
-@shared_task(
-    name="wallets.reconcile_ledger", queue="payouts", soft_time_limit=1700, time_limit=1800
-)
+@shared_task(name="wallets.reconcile_ledger", soft_time_limit=1700, time_limit=1800)
 def reconcile_ledger() -> int:
     # Read-only apart from the run it stores: a second run just reports again.
     run = services.ledger_reconcile()
