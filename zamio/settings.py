@@ -436,10 +436,11 @@ DETECTIONS_HOP_SECONDS = float(env.decimal("DETECTIONS_HOP_SECONDS", "5"))
 DETECTIONS_ALIGNMENT_TOLERANCE_SECONDS = float(
     env.decimal("DETECTIONS_ALIGNMENT_TOLERANCE_SECONDS", "4")
 )
-# A match below FINGERPRINT_VERIFIED_THRESHOLD becomes a play only once this many windows
-# agree on track and alignment; one verified window is enough.
+# A play is logged once this many windows agree on track and alignment, however confident
+# each is (two recordings can share a stretch of audio); verified when one is verified.
 DETECTIONS_CONFIRM_WINDOWS = env.integer("DETECTIONS_CONFIRM_WINDOWS", 2)
-# An open play not heard for this long (plus the station's sampling interval) is ended.
+# An open play no window has heard for this long is ended; when no windows come at all,
+# the stale-play sweeper also waits two of the station's sampling intervals.
 DETECTIONS_MAX_GAP_SECONDS = env.integer("DETECTIONS_MAX_GAP_SECONDS", 30)
 # A song first heard this soon after its second 0 aired (talk over the intro, a window
 # too short to be sure) is dated from its second 0.

@@ -99,8 +99,8 @@ def test_play_events_reach_exactly_the_sockets_allowed_to_hear_them(user_factory
             assert connected, name
             assert (await communicator.receive_json_from(timeout=5))["type"] == "welcome"
             sockets[name] = communicator
-        await sync_to_async(_window)(station_a, track, 0)
-        await sync_to_async(_window)(station_a, track, 5)
+        for at in (0, 5, 10):  # two windows log the play, the third extends it
+            await sync_to_async(_window)(station_a, track, at)
         received = {}
         for name in ("station", "artist", "publisher", "staff"):
             received[name] = [
@@ -123,7 +123,7 @@ def test_play_events_reach_exactly_the_sockets_allowed_to_hear_them(user_factory
         assert started["payload"]["station_id"] == station_a.pk
         assert started["payload"]["track_id"] == track.pk
         assert started["payload"]["title"] == track.title
-        assert updated["payload"]["duration_seconds"] == "15.00"
+        assert updated["payload"]["duration_seconds"] == "20.00"
 
 
 def test_a_station_account_without_a_station_is_refused(user_factory):
@@ -148,8 +148,10 @@ def test_the_other_stations_socket_hears_nothing_of_this_station(user_factory):
         communicator, connected, _ = await _connect(token)
         await communicator.receive_json_from(timeout=5)
         await sync_to_async(_window)(station_a, track, 0)
+        await sync_to_async(_window)(station_a, track, 5)
         nothing = await communicator.receive_nothing(timeout=0.5)
         await sync_to_async(_window)(station_b, track, 0)
+        await sync_to_async(_window)(station_b, track, 5)
         event = await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
         return connected, nothing, event

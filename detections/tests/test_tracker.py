@@ -219,21 +219,23 @@ def test_another_track_ends_the_open_play_and_a_gap_ends_it_too():
     first, second = TrackFactory(duration_seconds=300.0), TrackFactory(duration_seconds=300.0)
     _feed(station, first, 0, 0)
     _feed(station, first, 5, 5)
-    _feed(station, second, 15, 0)
+    _feed(station, second, 15, 0)  # one window of another track: not yet a play
+    assert PlayLog.objects.filter(is_open=True).count() == 1
+    _feed(station, second, 20, 5)
 
     one, two = PlayLog.objects.order_by("started_at")
     assert (one.is_open, two.is_open) == (False, True)
     assert _secs(one.ended_at) == 15
 
-    _feed(station, None, 30, 0)  # talk: 15 s unheard, within the 30 s allowance
+    _feed(station, None, 35, 0)  # talk: 15 s unheard, within the 30 s allowance
     two.refresh_from_db()
     assert two.is_open
-    _feed(station, None, 50, 0)  # window ends 60: 35 s unheard
+    _feed(station, None, 55, 0)  # window ends 65: 35 s unheard
     two.refresh_from_db()
     assert not two.is_open
-    # Heard until 25; the window at 30 was the first not to hear it, and 25-30 went
+    # Heard until 30; the window at 35 was the first not to hear it, and 30-35 went
     # unobserved: the song is taken to have run until then.
-    assert _secs(two.ended_at) == 30
+    assert _secs(two.ended_at) == 35
 
 
 def test_sampled_capture_extends_a_play_to_the_next_sample_but_not_past_the_song():
@@ -244,10 +246,14 @@ def test_sampled_capture_extends_a_play_to_the_next_sample_but_not_past_the_song
         TrackFactory(duration_seconds=600.0),
         TrackFactory(duration_seconds=50.0),
     )
-    _feed(station, long_song, 0, 100, seconds=20)
-    _feed(station, None, 60, 0, seconds=20)  # cut before this sample began
-    _feed(station, short_song, 120, 10, seconds=20)  # natural end at 160
-    _feed(station, None, 180, 0, seconds=20)
+    # Each sample is analysed as two 10 s windows.
+    _feed(station, long_song, 0, 100)
+    _feed(station, long_song, 10, 110)
+    _feed(station, None, 60, 0)  # cut before this sample began
+    _feed(station, None, 70, 0)
+    _feed(station, short_song, 120, 10)  # natural end at 160
+    _feed(station, short_song, 130, 20)
+    _feed(station, None, 180, 0)
 
     cut, natural = PlayLog.objects.order_by("started_at")
     assert (_secs(cut.ended_at), cut.is_open) == (60, False)
@@ -261,6 +267,7 @@ def test_talk_over_an_intro_dates_the_play_from_the_songs_start():
     _feed(station, None, 0, 0)
     _feed(station, None, 5, 0)  # the intro under talk: unmatched
     _feed(station, track, 10, 12)  # heard at its second 12: it started at 0 s... -2 s
+    _feed(station, track, 15, 17)
 
     play = PlayLog.objects.get()
     assert _secs(play.started_at) == -2.0
@@ -281,14 +288,15 @@ def test_a_short_play_is_kept_but_not_royalty_bearing(settings):
 def test_a_play_with_royalties_calculated_no_longer_changes():
     station, track = StationFactory(), TrackFactory(duration_seconds=300.0)
     _feed(station, track, 0, 0)
+    _feed(station, track, 5, 5)
     play = PlayLog.objects.get()
     services.plays_set_royalty_status(play_ids=[play.pk], status=RoyaltyStatus.CALCULATED)
 
     _feed(station, track, 10, 10)
 
     play.refresh_from_db()
-    assert (play.window_count, _secs(play.ended_at)) == (1, 10)
-    assert WindowMatch.objects.filter(play=play).count() == 2
+    assert (play.window_count, _secs(play.ended_at)) == (2, 15)
+    assert WindowMatch.objects.filter(play=play).count() == 3
 
 
 def test_two_songs_in_one_window_feed_both_plays():
@@ -307,20 +315,22 @@ def test_two_songs_in_one_window_feed_both_plays():
         query_hashes=400,
     )
     row = _feed(station, ending, 10, 20, coverage=0.5, extra=[both])
+    _feed(station, starting, 20, 4)
 
     one, two = PlayLog.objects.order_by("started_at")
     # Heard from its second 10 in the station's first window: nothing before it to go by.
     assert (one.track_id, _secs(one.started_at), _secs(one.ended_at)) == (ending.pk, 0, 15)
-    assert (two.track_id, _secs(two.started_at), _secs(two.ended_at)) == (starting.pk, 16, 20)
+    assert (two.track_id, _secs(two.started_at), _secs(two.ended_at)) == (starting.pk, 16, 30)
     assert row.match_count == 2 and row.track_id == ending.pk
 
 
 def test_stale_open_plays_are_closed_by_the_sweeper():
     station, track = StationFactory(sample_interval_seconds=60), TrackFactory()
     _feed(station, track, 0, 0)
+    _feed(station, track, 5, 5)
     play = PlayLog.objects.get()
 
-    assert services.plays_close_stale(now=T0 + timedelta(seconds=100)) == 0
+    assert services.plays_close_stale(now=T0 + timedelta(seconds=105)) == 0
     with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
         assert services.plays_close_stale(now=T0 + timedelta(seconds=400)) == 1
 
@@ -358,3 +368,32 @@ def test_statuses_are_set_in_bulk_and_unknown_ones_refused():
         ("calculated", "charged"),
         ("pending", "pending"),
     ]
+
+
+def test_one_window_of_a_twin_recording_during_a_play_is_not_an_airing():
+    """A remix shares a stretch with its original: for one window the twin matches as
+    surely as the song on air. One window, however confident, logs nothing."""
+    station = StationFactory()
+    original, remix = TrackFactory(duration_seconds=200.0), TrackFactory(duration_seconds=200.0)
+    for at in (0, 5, 10):
+        twin = (
+            [
+                Match(
+                    track_id=remix.pk,
+                    track_offset=60.0,
+                    query_offset=0.0,
+                    speed=1.0,
+                    confidence=0.99,
+                    hits=150,
+                    second_hits=3,
+                    coverage=1.0,
+                    query_hashes=400,
+                )
+            ]
+            if at == 5
+            else []
+        )
+        _feed(station, original, at, at, extra=twin)
+
+    assert list(PlayLog.objects.values_list("track_id", flat=True)) == [original.pk]
+    assert WindowMatch.objects.get(track=remix).play is None
