@@ -1199,7 +1199,7 @@ def period_close(*, period_id: int, actor: User | None = None) -> RoyaltyPeriod:
     if period.status in (PeriodStatus.CLOSED, PeriodStatus.PAID):
         return period
     if period.status == PeriodStatus.OPEN:
-        if timezone.now() < period.ends_at:
+        if timezone.now() < period.ends_at and not settings.ROYALTIES_ALLOW_EARLY_CLOSE:
             raise Conflict(
                 f"{period.label} is not over yet; it can be closed from "
                 f"{timezone.localtime(period.ends_at):%Y-%m-%d %H:%M}.",
@@ -1304,7 +1304,7 @@ def period_close_request(*, actor: User, period_id: int) -> RoyaltyPeriod:
     if period.status in (PeriodStatus.CLOSED, PeriodStatus.PAID):
         raise InvalidTransition(f"{period.label} is already {period.status}.")
     if period.status == PeriodStatus.OPEN:
-        if timezone.now() < period.ends_at:
+        if timezone.now() < period.ends_at and not settings.ROYALTIES_ALLOW_EARLY_CLOSE:
             raise Conflict(f"{period.label} is not over yet.", code="period_not_over")
         if RoyaltyPeriod.objects.filter(
             month__lt=period.month, status__in=[PeriodStatus.OPEN, PeriodStatus.CLOSING]

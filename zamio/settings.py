@@ -464,6 +464,9 @@ ROYALTIES_INVOICE_PREFIX = env.string("ROYALTIES_INVOICE_PREFIX", "ZAM")
 # Printed on statements and invoices as the issuer, and as the recipient of CMO exports.
 ROYALTIES_ISSUER_NAME = env.string("ROYALTIES_ISSUER_NAME", "ZamIO Royalties")
 ROYALTIES_CMO_NAME = env.string("ROYALTIES_CMO_NAME", "GHAMRO")
+# For demos and end-to-end tests only: finance may close the current month before it
+# ends. The closed period never changes; later plays of that month join the next period.
+ROYALTIES_ALLOW_EARLY_CLOSE = env.boolean("ROYALTIES_ALLOW_EARLY_CLOSE", False)
 
 # --- Disputes, station playlogs, compliance, analytics (detections/, stations/) ---------
 DISPUTES_EVIDENCE_MAX_BYTES = env.integer("DISPUTES_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)

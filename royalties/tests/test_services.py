@@ -454,6 +454,25 @@ def test_a_month_that_is_not_over_cannot_close(world):
     assert current.status == PeriodStatus.OPEN
 
 
+def test_demo_setting_lets_finance_close_the_current_month_early(world, settings):
+    settings.ROYALTIES_ALLOW_EARLY_CLOSE = True
+    month_start = timezone.localtime().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    aired = play(world, max(timezone.now() - timedelta(hours=1), month_start + timedelta(1)))
+    services.plays_calculate()
+    current = services.period_get_or_create(month=timezone.localdate().replace(day=1))
+
+    closed = services.period_close(period_id=current.pk)
+
+    assert closed.status == PeriodStatus.CLOSED
+    assert PlayRoyalty.objects.get(play=aired).period_id == current.pk
+    # A play aired after the early close, in the same month, joins the next period.
+    later = play(world, timezone.now() + timedelta(seconds=30))
+    services.plays_calculate(until=later.ended_at + timedelta(seconds=1))
+    row = PlayRoyalty.objects.get(play=later)
+    assert row.period.month > current.month
+    assert RoyaltyLine.objects.filter(play=later, period=current).count() == 0
+
+
 def test_periods_close_in_order(world):
     services.period_get_or_create(month=date(2025, 2, 1))
     april = services.period_get_or_create(month=date(2025, 4, 1))
