@@ -34,12 +34,13 @@ MONITORED_SHARE = 0.8
 
 
 def normalise(text: str) -> str:
-    """Lower-case letters and digits only: no accents, brackets, "feat." tails."""
+    """Lower-case letters and digits only (Ghanaian letters such as ɔ and ɛ kept): no
+    accents, punctuation, brackets or "feat." tails."""
     text = unicodedata.normalize("NFKD", text or "")
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     text = re.sub(r"[\(\[].*?[\)\]]", " ", text)
     text = re.split(r"\b(?:feat|ft|featuring)\b\.?", text)[0]
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text).split())
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
 
 
 @dataclass

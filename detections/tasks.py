@@ -72,7 +72,7 @@ def prune_match_cache() -> int:
     return services.match_cache_prune()
 
 
-@shared_task(name="detections.refresh_detection_health", queue="default", time_limit=600)
+@shared_task(name="detections.refresh_detection_health", time_limit=600)
 def refresh_detection_health() -> int:
     """Recounts today's and yesterday's detection-health rows from MatchCache. Safe to run
     twice: each row is replaced by a recount, never added to."""
@@ -81,7 +81,7 @@ def refresh_detection_health() -> int:
     return detection_health_refresh(days=2)
 
 
-@shared_task(name="detections.send_airplay_digests", queue="default", time_limit=1800)
+@shared_task(name="detections.send_airplay_digests", time_limit=1800)
 def send_airplay_digests(*, day: str | None = None) -> int:
     """Sends yesterday's opt-in airplay digests. Safe to run twice: a user who already has
     the digest of that day is skipped."""

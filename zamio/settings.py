@@ -488,3 +488,11 @@ STATIONS_COMPLIANCE_REQUIRED_TYPES = env.listing(
 # them sooner); 0 turns the cache off.
 ANALYTICS_CACHE_SECONDS = env.integer("ANALYTICS_CACHE_SECONDS", 600)
 ANALYTICS_MAX_RANGE_DAYS = env.integer("ANALYTICS_MAX_RANGE_DAYS", 400)
+# Rollup and digest work is database work, not fingerprinting: keep it off that queue
+# (exact task names win over the "detections.*" pattern).
+CELERY_TASK_ROUTES.update(
+    {
+        "detections.refresh_detection_health": {"queue": "default"},
+        "detections.send_airplay_digests": {"queue": "default"},
+    }
+)

@@ -74,3 +74,7 @@ def make_catalogue(folder: Path, songs: dict[str, int]) -> dict[str, Song]:
 def catalogue(db, tmp_path, settings) -> dict[str, Song]:
     settings.TRACKS_RECORDING_MATCHER = ""  # synthesised songs are not duplicates of each other
     return make_catalogue(tmp_path / "catalogue", {"Adowa": 101, "Borborbor": 102, "Kpanlogo": 103})
+
+
+# The cast of the dispute, analytics and comparison tests (detections/tests/parties.py).
+from detections.tests.parties import parties  # noqa: E402, F401

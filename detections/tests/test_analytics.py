@@ -1,0 +1,385 @@
+"""Airplay rollups: maintained rows equal a direct count over PlayLog on a seeded data set
+(after tracker growth, closes, reviews, disputes and corrections), each role sees only
+its own numbers, caches follow changes, first plays and the daily digest."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.test import TestCase
+
+from detections import analytics, disputes, services
+from detections.analytics_selectors import RollupQuery, play_rollup
+from detections.models import (
+    DetectionHealthDaily,
+    FirstPlay,
+    MatchCache,
+    PlayDaily,
+    PlayLog,
+    StationDaily,
+)
+from detections.tests.factories import T0, PlayLogFactory
+from detections.tests.parties import Parties
+from fingerprinting.engine import Match
+from notifications.models import Notification, NotificationPreference
+from tracks.tests.factories import TrackFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _feed(station, track, at: float, offset: float, *, confidence=1.0):
+    captured_at = T0 + timedelta(days=3, seconds=at)
+    return services.window_record_matches(
+        station_id=station.pk,
+        captured_at=captured_at,
+        seconds=10.0,
+        source="radio",
+        window_key=services.window_key_for(source="radio", captured_at=captured_at, seconds=10.0),
+        matches=[
+            Match(
+                track_id=track.pk,
+                track_offset=offset,
+                query_offset=0.0,
+                speed=1.0,
+                confidence=confidence,
+                hits=100,
+                second_hits=3,
+                coverage=1.0,
+                query_hashes=400,
+            )
+        ],
+    )
+
+
+def _direct_cells() -> dict:
+    rows = (
+        PlayLog.objects.exclude(verification_status="rejected")
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "station_id", "track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+    )
+    return {(r["day"], r["station_id"], r["track_id"]): (r["n"], r["s"]) for r in rows}
+
+
+def _rollup_cells() -> dict:
+    return {
+        (r.day, r.station_id, r.track_id): (r.plays, r.airtime_seconds)
+        for r in PlayDaily.objects.all()
+    }
+
+
+def _station_cells() -> dict:
+    direct = (
+        PlayLog.objects.exclude(verification_status="rejected")
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "station_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+    )
+    return {(r["day"], r["station_id"]): (r["n"], r["s"]) for r in direct}
+
+
+def _seed(p: Parties, n: int = 120) -> None:
+    """Plays over 10 days, 3 stations and 4 tracks (seeded), counted by a rebuild."""
+    rng = random.Random(42)
+    stations = [p.station, p.other_station, p.other_station]
+    tracks = [
+        p.track,
+        p.other_track,
+        TrackFactory(),
+        TrackFactory(primary_artist=p.track.primary_artist),
+    ]
+    for i in range(n):
+        start = T0 + timedelta(days=rng.randrange(10), minutes=rng.randrange(1440))
+        PlayLogFactory(
+            station=rng.choice(stations),
+            track=rng.choice(tracks),
+            started_at=start,
+            ended_at=start + timedelta(seconds=180 + i),
+            duration_seconds=Decimal(180 + i),
+            alignment=start.timestamp() + i * 0.001,
+            verification_status=rng.choice(["verified", "verified", "pending_review"]),
+        )
+    analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
+
+
+def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_corrections(
+    parties,
+):
+    _seed(parties)
+    assert _rollup_cells() == _direct_cells()
+    assert {
+        (r.day, r.station_id): (r.plays, r.airtime_seconds) for r in StationDaily.objects.all()
+    } == _station_cells()
+
+    # The tracker: a new airing grows window by window, then another track ends it.
+    fresh = TrackFactory(duration_seconds=60.0)
+    for at in range(0, 40, 5):
+        _feed(parties.station, fresh, at, at)
+    _feed(parties.station, parties.other_track, 60, 0)
+    _feed(parties.station, parties.other_track, 65, 5)
+    # Reviews: a pending play confirmed, a verified one rejected.
+    pending = PlayLog.objects.filter(verification_status="pending_review", is_open=False).first()
+    services.play_review(actor=parties.support, play_id=pending.pk, status="verified")
+    victim = PlayLog.objects.filter(verification_status="verified", is_open=False).last()
+    services.play_review(actor=parties.support, play_id=victim.pk, status="rejected")
+    # A dispute that rejects its play, and a correction that moves one to another day/track.
+    disputed = PlayLog.objects.filter(verification_status="verified", is_open=False).first()
+    dispute = disputes.dispute_open(
+        actor=parties.support, play_id=disputed.pk, dispute_type="not_aired", description="No."
+    )
+    disputes.dispute_review_start(actor=parties.support, dispute_id=dispute.pk)
+    disputes.dispute_resolve(
+        actor=parties.support, dispute_id=dispute.pk, outcome="upheld", note="Off air."
+    )
+    moved = PlayLog.objects.filter(verification_status="verified", is_open=False).last()
+    disputes.play_override(
+        actor=parties.support,
+        play_id=moved.pk,
+        track_id=fresh.pk,
+        started_at=moved.started_at + timedelta(days=1),
+        ended_at=moved.started_at + timedelta(days=1, seconds=95),
+        reason="Logged on the wrong day and track.",
+    )
+    services.plays_close_open(station_id=parties.station.pk, until=T0 + timedelta(days=30))
+
+    direct = _direct_cells()
+    assert _rollup_cells() == direct
+    assert {
+        (r.day, r.station_id): (r.plays, r.airtime_seconds) for r in StationDaily.objects.all()
+    } == _station_cells()
+    assert (
+        sum(n for n, _ in direct.values())
+        == PlayLog.objects.exclude(verification_status="rejected").count()
+    )
+    # A recount from scratch agrees with what the services maintained.
+    analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
+    assert _rollup_cells() == direct
+
+
+def _query(**kwargs) -> RollupQuery:
+    return RollupQuery(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31), **kwargs)
+
+
+def _direct(plays) -> dict:
+    agg = plays.exclude(verification_status="rejected").aggregate(
+        n=Count("id"), s=Sum("duration_seconds"), st=Count("station", distinct=True)
+    )
+    return {
+        "plays": agg["n"],
+        "airtime_seconds": agg["s"] or Decimal("0.00"),
+        "distinct_stations": agg["st"],
+    }
+
+
+def test_each_role_sees_exactly_its_own_numbers(parties):
+    _seed(parties)
+    p = parties
+    own_tracks = Q(track__primary_artist__user=p.artist_user) | Q(
+        track__featured_artists__user=p.artist_user
+    )
+    cases = [
+        (p.support, PlayLog.objects.all()),
+        (p.finance, PlayLog.objects.all()),
+        (p.station_user, PlayLog.objects.filter(station=p.station)),
+        (p.other_station_user, PlayLog.objects.filter(station=p.other_station)),
+        (
+            p.artist_user,
+            PlayLog.objects.filter(pk__in=PlayLog.objects.filter(own_tracks).values("pk")),
+        ),
+        (p.featured_user, PlayLog.objects.filter(track=p.track)),
+        (p.publisher_user, PlayLog.objects.filter(track__primary_artist=p.track.primary_artist)),
+        (p.other_artist_user, PlayLog.objects.filter(track=p.other_track)),
+    ]
+    for user, plays in cases:
+        result = play_rollup(user=user, query=_query(granularity="week"))
+        totals = {k: result["totals"][k] for k in ("plays", "airtime_seconds", "distinct_stations")}
+        assert totals == _direct(plays), user.email
+        assert sum(pt["plays"] for pt in result["series"]) == totals["plays"]
+        assert sum(t["plays"] for t in result["by_region"]) == totals["plays"]
+
+    # A filter pointing outside the scope gives nothing, not someone else's numbers.
+    peek = play_rollup(user=p.station_user, query=_query(station_id=p.other_station.pk))
+    assert peek["totals"]["plays"] == 0
+    peek = play_rollup(user=p.other_artist_user, query=_query(track_id=p.track.pk))
+    assert peek["totals"]["plays"] == 0
+
+
+def test_top_lists_and_breakdowns_match_direct_counts(parties):
+    _seed(parties)
+    result = play_rollup(user=parties.support, query=_query(granularity="month", top=2))
+
+    counted = PlayLog.objects.exclude(verification_status="rejected")
+    by_track = list(
+        counted.values("track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+        .order_by("-n", "-s", "track_id")[:2]
+    )
+    assert [(t["track_id"], t["plays"]) for t in result["top_tracks"]] == [
+        (r["track_id"], r["n"]) for r in by_track
+    ]
+    by_region = dict(counted.values_list("station__region").annotate(n=Count("id")))
+    assert {r["region"]: r["plays"] for r in result["by_region"]} == by_region
+    artist_plays = counted.filter(track__primary_artist=parties.track.primary_artist).count()
+    assert {a["artist_id"]: a["plays"] for a in result["top_artists"]}[
+        parties.track.primary_artist_id
+    ] == artist_plays
+    assert [pt["period"] for pt in result["series"]] == [date(2025, 3, 1)]
+
+
+def test_cached_answers_change_when_a_play_changes(parties):
+    _seed(parties, n=20)
+    query = _query()
+    first = play_rollup(user=parties.station_user, query=query)["totals"]["plays"]
+    assert play_rollup(user=parties.station_user, query=query)["totals"]["plays"] == first
+
+    play = (
+        PlayLog.objects.filter(station=parties.station, is_open=False)
+        .exclude(verification_status="rejected")
+        .first()
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.play_review(actor=parties.support, play_id=play.pk, status="rejected")
+
+    assert play_rollup(user=parties.station_user, query=query)["totals"]["plays"] == first - 1
+    assert (
+        play_rollup(user=parties.support, query=query)["totals"]["plays"]
+        == PlayLog.objects.exclude(verification_status="rejected").count()
+    )
+
+
+def test_a_bad_query_is_refused(parties):
+    from zamio.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as refused:
+        play_rollup(
+            user=parties.support,
+            query=RollupQuery(
+                date_from=date(2025, 3, 2), date_to=date(2025, 3, 1), granularity="hour"
+            ),
+        )
+    assert set(refused.value.details) == {"granularity", "date_to"}
+
+
+# --- First play and digest ------------------------------------------------------------------
+def test_the_first_verified_play_of_a_track_on_a_station_is_announced_once(parties):
+    artist_user = parties.artist_user
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        for at in (0, 5):  # one airing
+            _feed(parties.station, parties.track, at, at)
+        for at in (400, 405):  # a second airing on the same station
+            _feed(parties.station, parties.track, at, at - 400)
+        for at in (0, 5):  # the first on another station
+            _feed(parties.other_station, parties.track, at, at)
+
+    assert PlayLog.objects.filter(track=parties.track).count() == 1 + 3  # + the fixture's play
+    assert set(FirstPlay.objects.values_list("station_id", flat=True)) == {
+        parties.station.pk,
+        parties.other_station.pk,
+    }
+    notes = Notification.objects.filter(user=artist_user, kind="first_play_on_station")
+    assert sorted(n.context["station_name"] for n in notes) == ["Joy FM", "Luv FM"]
+    assert notes[0].context["track_title"] == "Adowa Dance"
+
+
+def test_a_low_confidence_play_is_announced_only_once_confirmed(parties):
+    for at in (0, 5):
+        _feed(parties.station, parties.track, at, at, confidence=0.55)
+    play = PlayLog.objects.get(station=parties.station, track=parties.track, is_open=True)
+    assert play.verification_status == "pending_review"
+    assert not FirstPlay.objects.exists()
+
+    services.plays_close_open(station_id=parties.station.pk, until=T0 + timedelta(days=30))
+    services.play_review(actor=parties.support, play_id=play.pk, status="verified")
+
+    assert FirstPlay.objects.get().play_id == play.pk
+    assert Notification.objects.filter(kind="first_play_on_station").count() == 1
+
+
+def test_the_daily_digest_goes_to_opted_in_users_once(parties):
+    _seed(parties, n=60)
+    day = date(2025, 3, 8)
+    NotificationPreference.objects.create(
+        user=parties.artist_user, kind="daily_airplay_digest", email=True, sms=False, websocket=True
+    )
+    NotificationPreference.objects.create(
+        user=parties.station_user,
+        kind="daily_airplay_digest",
+        email=False,
+        sms=False,
+        websocket=True,
+    )
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        sent = analytics.digests_send(day=day)
+        again = analytics.digests_send(day=day)
+
+    own = Q(track__primary_artist__user=parties.artist_user) | Q(
+        track__featured_artists__user=parties.artist_user
+    )
+    plays = PlayLog.objects.filter(started_at__date=day).exclude(verification_status="rejected")
+    expected = {
+        parties.artist_user.pk: plays.filter(pk__in=PlayLog.objects.filter(own).values("pk")),
+        parties.station_user.pk: plays.filter(station=parties.station),
+    }
+    expected = {u: qs.count() for u, qs in expected.items() if qs.exists()}
+    assert (sent, again) == (len(expected), 0)
+    digests = Notification.objects.filter(kind="daily_airplay_digest")
+    assert {n.user_id: n.context["total_plays"] for n in digests} == expected
+    for note in digests:
+        assert note.context["date"] == "2025-03-08"
+        assert sum(r["plays"] for r in note.context["rows"]) == note.context["total_plays"]
+        assert set(note.context["rows"][0]) == {"track_title", "station_name", "plays"}
+    assert not Notification.objects.filter(user=parties.publisher_user).exists()
+
+
+# --- Detection health -----------------------------------------------------------------------
+def test_detection_health_counts_windows_matches_and_low_confidence(parties, settings):
+    from django.utils import timezone
+
+    from detections.analytics_selectors import detection_health
+
+    today = timezone.localdate()
+    start = timezone.now().replace(hour=1, minute=0, second=0, microsecond=0)
+    spec = [
+        ("no_match", 0, 0.0),
+        ("processed", 1, 0.9),
+        ("low_confidence", 1, 0.55),
+        ("verified", 1, 0.8),
+        ("failed", 0, 0.0),
+        ("pending", 0, 0.0),
+    ]
+    for i, (status, count, confidence) in enumerate(spec):
+        MatchCache.objects.create(
+            station=parties.station,
+            captured_at=start + timedelta(seconds=10 * i),
+            window_seconds=10.0,
+            window_key=f"k{i}",
+            source="radio",
+            status=status,
+            match_count=count,
+            confidence=confidence,
+        )
+
+    assert analytics.detection_health_refresh(days=1, today=today) == 1
+    assert analytics.detection_health_refresh(days=1, today=today) == 1  # replaced, not added
+    row = DetectionHealthDaily.objects.get()
+    assert (row.windows, row.matched, row.low_confidence, row.failed) == (4, 3, 1, 1)
+    health = detection_health(date_from=today, date_to=today)
+    assert health["totals"] == {
+        "windows": 4,
+        "matched": 3,
+        "low_confidence": 1,
+        "failed": 1,
+        "match_rate": 0.75,
+        "low_confidence_share": 0.3333,
+    }
+    assert health["streams_down"] == 0
+    assert (
+        health["plays_pending_review"]
+        == PlayLog.objects.filter(verification_status="pending_review").count()
+    )
