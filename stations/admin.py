@@ -1,8 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 
-from stations import services
-from stations.models import Station, StationStaff, StreamLink
+from stations import compliance, services
+from stations.models import (
+    ComplianceDocument,
+    Station,
+    StationPlaylog,
+    StationStaff,
+    StreamLink,
+)
 from users.admin import AuditedAdminMixin
 from zamio.errors import DomainError
 
@@ -115,3 +121,58 @@ class StreamLinkAdmin(AuditedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Disable selected links")
     def disable(self, request, queryset):
         _run(self, request, queryset, services.stream_link_set_enabled, enabled=False)
+
+
+@admin.register(StationPlaylog)
+class StationPlaylogAdmin(admin.ModelAdmin):
+    """What a station uploaded and why rows were refused; entries come only from uploads."""
+
+    list_display = (
+        "id",
+        "station",
+        "original_name",
+        "file_format",
+        "rows_total",
+        "rows_accepted",
+        "rows_rejected",
+        "created_at",
+    )
+    list_filter = ("file_format",)
+    search_fields = ("original_name", "station__name")
+    list_select_related = ("station",)
+    raw_id_fields = ("station", "uploaded_by")
+    readonly_fields = tuple(f.name for f in StationPlaylog._meta.fields)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ComplianceDocument)
+class ComplianceDocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Reviewed through the actions (the same service as the API); the file itself is
+    served only by the authorised download endpoint."""
+
+    list_display = ("station", "document_type", "period", "status", "original_name", "created_at")
+    list_filter = ("status", "document_type")
+    search_fields = ("station__name", "original_name")
+    date_hierarchy = "period"
+    list_select_related = ("station",)
+    raw_id_fields = ("station", "uploaded_by", "reviewed_by")
+    readonly_fields = tuple(f.name for f in ComplianceDocument._meta.fields)
+    actions = ["accept"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Accept selected documents")
+    def accept(self, request, queryset):
+        done = 0
+        for document_id in queryset.values_list("pk", flat=True):
+            try:
+                compliance.compliance_document_review(
+                    actor=request.user, document_id=document_id, status="accepted"
+                )
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{document_id}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"{done} document(s) accepted.")
