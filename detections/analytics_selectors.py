@@ -26,9 +26,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
-from artists.models import PublisherArtistRelationship, RelationshipStatus
+from artists.models import Artist, PublisherArtistRelationship, RelationshipStatus
 from detections.analytics import VERSION_ALL, version_key_station
 from detections.models import DetectionHealthDaily, PlayDaily, PlayLog, StationDaily
+from stations.models import Station
 from stations.selectors import station_ids_for_user
 from tracks.models import Track
 from users.models import Role, User
@@ -69,6 +70,7 @@ class Scope:
     name: str  # staff | station | artist | publisher | none
     station_ids: tuple[int, ...] | None = None  # None: not limited by station
     user_id: int | None = None
+    track_ids: tuple[int, ...] | None = None  # resolved once per request (artist, publisher)
 
     @property
     def by_track(self) -> bool:
@@ -85,6 +87,10 @@ def scope_for(*, user: User) -> Scope:
     if user.role == Role.PUBLISHER:
         return Scope(name="publisher", user_id=user.pk)
     return Scope(name="none", station_ids=())
+
+
+def _scope_track_ids(scope: Scope) -> list[int]:
+    return sorted(set(_scope_tracks(scope).values_list("pk", flat=True)))
 
 
 def _scope_tracks(scope: Scope) -> QuerySet:
@@ -110,7 +116,9 @@ def _filtered(model, scope: Scope, q: RollupQuery) -> QuerySet:
     qs = model.objects.filter(day__gte=q.date_from, day__lte=q.date_to)
     if scope.station_ids is not None:
         qs = qs.filter(station_id__in=scope.station_ids)
-    if scope.by_track:
+    if scope.track_ids is not None:
+        qs = qs.filter(track_id__in=scope.track_ids)
+    elif scope.by_track:
         qs = qs.filter(track_id__in=_scope_tracks(scope))
     if q.station_id is not None:
         qs = qs.filter(station_id=q.station_id)
@@ -142,20 +150,16 @@ def _sums() -> dict[str, Any]:
     return {"plays": Sum("plays"), "airtime_seconds": Sum("airtime_seconds")}
 
 
-def _rows(qs: QuerySet, *fields: str, order: tuple[str, ...], limit: int | None = None) -> list:
-    rows = qs.values(*fields).annotate(**_sums()).order_by(*order)
-    rows = rows[:limit] if limit else rows
-    return [{**row, "airtime_seconds": row["airtime_seconds"] or Decimal("0.00")} for row in rows]
-
-
 def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
+    """Three grouped reads of the rollup rows (by period, by track, by station) and two
+    small lookups; totals, artists, regions and classes are folded from those in Python,
+    so each request scans the rollup rows of its scope three times, not eight."""
+    if scope.by_track:
+        scope = Scope(
+            name=scope.name, user_id=scope.user_id, track_ids=tuple(_scope_track_ids(scope))
+        )
     plays = _filtered(PlayDaily, scope, q)
     by_station = _filtered(StationDaily, scope, q) if _station_level(scope, q) else plays
-    totals = by_station.aggregate(
-        plays=Sum("plays"),
-        airtime_seconds=Sum("airtime_seconds"),
-        distinct_stations=Count("station_id", distinct=True),
-    )
     series = [
         {
             "period": row["period"],
@@ -168,100 +172,93 @@ def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
         .annotate(**_sums(), distinct_stations=Count("station_id", distinct=True))
         .order_by("period")
     ]
-    tracks = _rows(
-        plays,
-        "track_id",
-        "track__title",
-        "track__primary_artist__stage_name",
-        order=("-plays", "-airtime_seconds", "track_id"),
-        limit=q.top,
+    zero = Decimal("0.00")
+    track_rows = list(plays.values_list("track_id").annotate(**_sums()).order_by())
+    station_rows = list(by_station.values_list("station_id").annotate(**_sums()).order_by())
+    stations = {
+        s["pk"]: s
+        for s in Station.objects.filter(pk__in=[r[0] for r in station_rows]).values(
+            "pk", "name", "region", "station_class"
+        )
+    }
+    track_rows.sort(key=lambda r: (-r[1], -(r[2] or zero), r[0]))
+    artist_of = dict(
+        Track.objects.filter(pk__in=[r[0] for r in track_rows]).values_list(
+            "pk", "primary_artist_id"
+        )
     )
-    artists = _rows(
-        plays,
-        "track__primary_artist_id",
-        "track__primary_artist__stage_name",
-        order=("-plays", "-airtime_seconds", "track__primary_artist_id"),
-        limit=q.top,
+    per_artist: dict[int, list] = {}
+    for track_id, n, airtime in track_rows:
+        totals = per_artist.setdefault(artist_of[track_id], [0, zero])
+        totals[0] += n
+        totals[1] += airtime or zero
+    top_artists = sorted(per_artist.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[: q.top]
+    top_track_ids = [r[0] for r in track_rows[: q.top]]
+    names = {
+        t["pk"]: t
+        for t in Track.objects.filter(pk__in=top_track_ids).values(
+            "pk", "title", "primary_artist__stage_name"
+        )
+    }
+    artist_names = dict(
+        Artist.objects.filter(pk__in=[a for a, _ in top_artists]).values_list("pk", "stage_name")
     )
-    stations = _rows(
-        by_station,
-        "station_id",
-        "station__name",
-        "station__region",
-        "station__station_class",
-        order=("-plays", "-airtime_seconds", "station_id"),
-        limit=q.top,
-    )
-    regions = (
-        by_station.values("station__region")
-        .annotate(**_sums(), stations=Count("station_id", distinct=True))
-        .order_by("-plays", "station__region")
-    )
-    classes = (
-        by_station.values("station__station_class")
-        .annotate(**_sums(), stations=Count("station_id", distinct=True))
-        .order_by("-plays", "station__station_class")
-    )
+
+    def breakdown(key: str) -> list[dict[str, Any]]:
+        groups: dict[str, list] = {}
+        for station_id, n, airtime in station_rows:
+            g = groups.setdefault(stations[station_id][key], [0, zero, 0])
+            g[0] += n
+            g[1] += airtime or zero
+            g[2] += 1
+        rows = sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        return [{key: k, "plays": n, "airtime_seconds": a, "stations": c} for k, (n, a, c) in rows]
+
+    station_rows.sort(key=lambda r: (-r[1], -(r[2] or zero), r[0]))
     return {
         "scope": scope.name,
         "granularity": q.granularity,
         "date_from": q.date_from,
         "date_to": q.date_to,
         "totals": {
-            "plays": totals["plays"] or 0,
-            "airtime_seconds": totals["airtime_seconds"] or Decimal("0.00"),
-            "distinct_stations": totals["distinct_stations"],
-            "distinct_tracks": plays.aggregate(n=Count("track_id", distinct=True))["n"],
+            "plays": sum(r[1] for r in station_rows),
+            "airtime_seconds": sum((r[2] or zero for r in station_rows), zero),
+            "distinct_stations": len(station_rows),
+            "distinct_tracks": len(track_rows),
         },
         "series": series,
         "top_tracks": [
             {
-                "track_id": r["track_id"],
-                "title": r["track__title"],
-                "artist": r["track__primary_artist__stage_name"],
-                "plays": r["plays"],
-                "airtime_seconds": r["airtime_seconds"],
+                "track_id": track_id,
+                "title": names[track_id]["title"],
+                "artist": names[track_id]["primary_artist__stage_name"],
+                "plays": n,
+                "airtime_seconds": airtime or zero,
             }
-            for r in tracks
+            for track_id, n, airtime in track_rows[: q.top]
         ],
         "top_artists": [
             {
-                "artist_id": r["track__primary_artist_id"],
-                "stage_name": r["track__primary_artist__stage_name"],
-                "plays": r["plays"],
-                "airtime_seconds": r["airtime_seconds"],
+                "artist_id": artist_id,
+                "stage_name": artist_names[artist_id],
+                "plays": n,
+                "airtime_seconds": airtime,
             }
-            for r in artists
+            for artist_id, (n, airtime) in top_artists
         ],
         "top_stations": [
             {
-                "station_id": r["station_id"],
-                "name": r["station__name"],
-                "region": r["station__region"],
-                "station_class": r["station__station_class"],
-                "plays": r["plays"],
-                "airtime_seconds": r["airtime_seconds"],
+                "station_id": station_id,
+                "name": stations[station_id]["name"],
+                "region": stations[station_id]["region"],
+                "station_class": stations[station_id]["station_class"],
+                "plays": n,
+                "airtime_seconds": airtime or zero,
             }
-            for r in stations
+            for station_id, n, airtime in station_rows[: q.top]
         ],
-        "by_region": [
-            {
-                "region": r["station__region"],
-                "plays": r["plays"],
-                "airtime_seconds": r["airtime_seconds"],
-                "stations": r["stations"],
-            }
-            for r in regions
-        ],
-        "by_station_class": [
-            {
-                "station_class": r["station__station_class"],
-                "plays": r["plays"],
-                "airtime_seconds": r["airtime_seconds"],
-                "stations": r["stations"],
-            }
-            for r in classes
-        ],
+        "by_region": breakdown("region"),
+        "by_station_class": breakdown("station_class"),
     }
 
 

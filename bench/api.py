@@ -1,0 +1,813 @@
+"""Portal API benchmark: the endpoints artists, publishers, stations and staff use, over
+real HTTP, against a year of plays.
+
+    python bench/api.py [--plays 1000000] [--stations 200] [--tracks 10000]
+                        [--clients 16] [--requests 200] [--workers 3] [--only NAME]
+
+Creates (drops first) its own database, zamio_bench_api, on the PostgreSQL server of
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432), migrates it and seeds:
+200 stations over Ghana's regions and the five classes, each with a station account;
+3,000 artists (2,000 with accounts), 50 publishers representing 600 of them; 10,000
+tracks whose airplay follows a Zipf curve (a few hits, a long tail, as on radio);
+1,000,000 PlayLogs over the 12 months up to yesterday (COPY), the rollup rows counted
+from them in SQL, a year of detection-health rows, and for 20 stations a week of their
+own logged entries plus the analysed windows (sampled capture) that cover them.
+
+It then starts Daphne workers (subprocesses sharing one listening socket, as behind a
+proxy) on 127.0.0.1 and drives each portal endpoint with 16 concurrent clients over
+keep-alive HTTP, every request as a randomly chosen account with random dates, twice:
+with the analytics cache off (every rollup computed from the rollup rows) and on
+(Redis, as deployed). Prints p50/p95 per endpoint and writes bench/results/api.json.
+Target: p95 <= 200 ms for every endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "api.json"
+BENCH_DB = "zamio_bench_api"
+UNUSABLE = "!"
+REGIONS = [
+    "Greater Accra",
+    "Ashanti",
+    "Western",
+    "Eastern",
+    "Central",
+    "Volta",
+    "Northern",
+    "Upper East",
+    "Upper West",
+    "Bono",
+]
+CLASSES = ["A", "B", "C", "community", "online"]
+LOGGED_STATIONS = 20
+
+
+def _prepare_environment() -> str:
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    parts = urlsplit(base)
+    if not parts.scheme.startswith("postgres"):
+        sys.exit("The benchmark needs PostgreSQL (DATABASE_URL=postgres://...).")
+    bench_url = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    conn.close()
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
+    os.environ["JWT_ACCESS_MINUTES"] = "240"
+    os.environ["THROTTLE_USER"] = "1000000/min"
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zamio.settings")
+    return bench_url
+
+
+def _copy(cursor, table: str, columns: list[str], rows) -> int:
+    """COPY rows (tuples) into a table in chunks; returns how many."""
+    total, buffer = 0, io.StringIO()
+
+    def flush():
+        buffer.seek(0)
+        cursor.copy_expert(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+        )
+        buffer.seek(0)
+        buffer.truncate()
+
+    for row in rows:
+        buffer.write(",".join("\\N" if v is None else str(v) for v in row))
+        buffer.write("\n")
+        total += 1
+        if total % 100_000 == 0:
+            flush()
+    flush()
+    return total
+
+
+def seed(args, rng: random.Random) -> dict:
+    import numpy as np
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from artists.models import Artist, Publisher, PublisherArtistRelationship
+    from stations.models import Station, StationPlaylog, StationStaff
+    from tracks.models import Track
+    from users.models import User
+
+    now = timezone.now()
+    today = timezone.localdate()
+    first_day = today - timedelta(days=365)
+    np_rng = np.random.default_rng(args.seed)
+    with transaction.atomic():
+        staff = User.objects.create(
+            email="support@bench.test",
+            role="admin",
+            staff_role="support",
+            password=UNUSABLE,
+            is_staff=True,
+            email_verified_at=now,
+        )
+        station_users = User.objects.bulk_create(
+            [
+                User(
+                    email=f"station{i}@bench.test",
+                    role="station",
+                    password=UNUSABLE,
+                    email_verified_at=now,
+                )
+                for i in range(args.stations)
+            ]
+        )
+        stations = Station.objects.bulk_create(
+            [
+                Station(
+                    name=f"Bench FM {i}",
+                    slug=f"bench-fm-{i}",
+                    call_sign=f"B{i:03d}",
+                    region=REGIONS[i % len(REGIONS)],
+                    city=f"Town {i}",
+                    station_class=CLASSES[i % len(CLASSES)],
+                    monitoring_enabled=True,
+                )
+                for i in range(args.stations)
+            ]
+        )
+        StationStaff.objects.bulk_create(
+            [
+                StationStaff(station=s, user=u, role="manager")
+                for s, u in zip(stations, station_users, strict=True)
+            ]
+        )
+        n_artists, with_accounts = 3000, 2000
+        artist_users = User.objects.bulk_create(
+            [
+                User(
+                    email=f"artist{i}@bench.test",
+                    role="artist",
+                    password=UNUSABLE,
+                    email_verified_at=now,
+                )
+                for i in range(with_accounts)
+            ],
+            batch_size=5000,
+        )
+        artists = Artist.objects.bulk_create(
+            [
+                Artist(
+                    stage_name=f"Artist {i}", user=artist_users[i] if i < with_accounts else None
+                )
+                for i in range(n_artists)
+            ],
+            batch_size=5000,
+        )
+        publisher_users = User.objects.bulk_create(
+            [
+                User(
+                    email=f"publisher{i}@bench.test",
+                    role="publisher",
+                    password=UNUSABLE,
+                    email_verified_at=now,
+                )
+                for i in range(50)
+            ]
+        )
+        publishers = Publisher.objects.bulk_create(
+            [Publisher(name=f"Publisher {i}", user=u) for i, u in enumerate(publisher_users)]
+        )
+        represented = rng.sample(range(n_artists), 600)
+        PublisherArtistRelationship.objects.bulk_create(
+            [
+                PublisherArtistRelationship(
+                    publisher=publishers[k % len(publishers)],
+                    artist=artists[a],
+                    kind="administration",
+                    status="active",
+                    share_bp=2000,
+                    start_date=date(2020, 1, 1),
+                    proposed_by="publisher",
+                )
+                for k, a in enumerate(represented)
+            ]
+        )
+        tracks = Track.objects.bulk_create(
+            [
+                Track(
+                    title=f"Song {i}",
+                    primary_artist=artists[i % n_artists],
+                    isrc=f"GHA{i // 100000:02d}{i % 100000:07d}"[:12],
+                    duration_seconds=float(150 + i % 150),
+                    status="approved",
+                )
+                for i in range(args.tracks)
+            ],
+            batch_size=5000,
+        )
+    track_ids = np.array([t.pk for t in tracks])
+    durations = np.array([t.duration_seconds for t in tracks])
+    station_ids = [s.pk for s in stations]
+
+    # Zipf airplay: the track of rank r is aired in proportion to 1 / r.
+    weights = 1.0 / np.arange(1, args.tracks + 1)
+    weights /= weights.sum()
+    per_station = args.plays // args.stations
+    start_epoch = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC).timestamp()
+    span = (today - first_day).days * 86400
+    spacing = span / per_station
+    stamp = now.isoformat()
+    logged: dict[int, list] = {}
+    recent_from = datetime.combine(
+        today - timedelta(days=7), datetime.min.time(), tzinfo=UTC
+    ).timestamp()
+
+    def plays():
+        for index, station_id in enumerate(station_ids):
+            picks = np_rng.choice(args.tracks, size=per_station, p=weights)
+            jitter = np_rng.uniform(0, spacing / 4, size=per_station)
+            statuses = np_rng.choice(
+                ["verified", "pending_review", "disputed", "rejected"],
+                size=per_station,
+                p=[0.93, 0.05, 0.01, 0.01],
+            )
+            for k in range(per_station):
+                t = int(picks[k])
+                begin = start_epoch + k * spacing + float(jitter[k])
+                seconds = float(durations[t])
+                if index < LOGGED_STATIONS and begin >= recent_from:
+                    logged.setdefault(station_id, []).append((t, begin, seconds))
+                started = datetime.fromtimestamp(begin, tz=UTC).isoformat()
+                ended = datetime.fromtimestamp(begin + seconds, tz=UTC).isoformat()
+                status = statuses[k]
+                yield (
+                    stamp,
+                    stamp,
+                    station_id,
+                    int(track_ids[t]),
+                    started,
+                    ended,
+                    f"{seconds:.2f}",
+                    0.9,
+                    0.95,
+                    9.0,
+                    10,
+                    1.0,
+                    "radio",
+                    f"{begin:.3f}",
+                    "f",
+                    ended,
+                    status,
+                    "pending",
+                    "withheld" if status == "disputed" else "pending",
+                    "t",
+                    "",
+                )
+
+    timings = {}
+    with connection.cursor() as django_cursor:
+        cursor = django_cursor.cursor
+        started = time.perf_counter()
+        count = _copy(
+            cursor,
+            "detections_playlog",
+            [
+                "created_at",
+                "updated_at",
+                "station_id",
+                "track_id",
+                "started_at",
+                "ended_at",
+                "duration_seconds",
+                "avg_confidence",
+                "peak_confidence",
+                "confidence_sum",
+                "window_count",
+                "speed",
+                "source",
+                "alignment",
+                "is_open",
+                "closed_at",
+                "verification_status",
+                "payment_status",
+                "royalty_status",
+                "royalty_bearing",
+                "review_note",
+            ],
+            plays(),
+        )
+        timings["playlogs_copy_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        # The same counts rollups_rebuild makes, in one statement each (days in Accra time).
+        cursor.execute(
+            "INSERT INTO detections_playdaily (day, station_id, track_id, plays, airtime_seconds) "
+            "SELECT (started_at AT TIME ZONE 'Africa/Accra')::date, station_id, track_id, "
+            "count(*), sum(duration_seconds) FROM detections_playlog "
+            "WHERE verification_status <> 'rejected' GROUP BY 1, 2, 3"
+        )
+        cursor.execute(
+            "INSERT INTO detections_stationdaily (day, station_id, plays, airtime_seconds) "
+            "SELECT day, station_id, sum(plays), sum(airtime_seconds) FROM detections_playdaily "
+            "GROUP BY 1, 2"
+        )
+        timings["rollups_s"] = round(time.perf_counter() - started, 1)
+
+        def health():
+            for station_id in station_ids:
+                for d in range(366):
+                    windows = int(np_rng.integers(1200, 1440))
+                    matched = int(windows * np_rng.uniform(0.4, 0.7))
+                    yield (
+                        first_day + timedelta(days=d),
+                        station_id,
+                        windows,
+                        matched,
+                        int(matched * np_rng.uniform(0.02, 0.1)),
+                        int(np_rng.integers(0, 20)),
+                        windows * 20.0,
+                        stamp,
+                    )
+
+        _copy(
+            cursor,
+            "detections_detectionhealthdaily",
+            [
+                "day",
+                "station_id",
+                "windows",
+                "matched",
+                "low_confidence",
+                "failed",
+                "audio_seconds",
+                "refreshed_at",
+            ],
+            health(),
+        )
+
+        # A week of the first stations' own logs: most plays logged (a little off in time
+        # and length), some not, and some logged songs we did not hear; sampled capture
+        # (20 s a minute) covered the week except for a six-hour outage a day.
+        entries, windows = [], []
+        for station_id, aired in logged.items():
+            playlog = StationPlaylog.objects.create(
+                station_id=station_id,
+                file_format="csv",
+                original_name="week.csv",
+                size_bytes=0,
+                rows_total=len(aired),
+                rows_accepted=0,
+                rows_rejected=0,
+            )
+            for t, begin, seconds in aired:
+                if rng.random() < 0.85:
+                    shift = rng.uniform(-40, 40)
+                    entries.append(
+                        (
+                            playlog.pk,
+                            station_id,
+                            len(entries) + 2,
+                            f"Song {t}",
+                            f"Artist {t % 3000}",
+                            "",
+                            datetime.fromtimestamp(begin + shift, tz=UTC).isoformat(),
+                            f"{seconds + rng.choice([0, 0, 0, 30]):.2f}",
+                            datetime.fromtimestamp(begin + shift + seconds, tz=UTC).isoformat(),
+                        )
+                    )
+                if rng.random() < 0.08:
+                    ghost = begin + seconds + 60
+                    entries.append(
+                        (
+                            playlog.pk,
+                            station_id,
+                            len(entries) + 2,
+                            f"Unheard {t}",
+                            "Somebody",
+                            "",
+                            datetime.fromtimestamp(ghost, tz=UTC).isoformat(),
+                            "120.00",
+                            datetime.fromtimestamp(ghost + 120, tz=UTC).isoformat(),
+                        )
+                    )
+            at = recent_from
+            while at < recent_from + 7 * 86400:
+                if (at - recent_from) % 86400 >= 6 * 3600:
+                    iso = datetime.fromtimestamp(at, tz=UTC).isoformat()
+                    windows.append(
+                        (
+                            station_id,
+                            iso,
+                            20.0,
+                            f"radio:{iso}:20.00",
+                            "radio",
+                            0.0,
+                            0,
+                            "no_match",
+                            "",
+                            stamp,
+                        )
+                    )
+                at += 60
+        _copy(
+            cursor,
+            "stations_stationplaylogentry",
+            [
+                "playlog_id",
+                "station_id",
+                "row_number",
+                "title",
+                "artist",
+                "isrc",
+                "started_at",
+                "duration_seconds",
+                "ended_at",
+            ],
+            entries,
+        )
+        _copy(
+            cursor,
+            "detections_matchcache",
+            [
+                "station_id",
+                "captured_at",
+                "window_seconds",
+                "window_key",
+                "source",
+                "confidence",
+                "match_count",
+                "status",
+                "error",
+                "created_at",
+            ],
+            windows,
+        )
+        started = time.perf_counter()
+        cursor.execute("ANALYZE")
+        timings["analyze_s"] = round(time.perf_counter() - started, 1)
+    from detections.models import PlayDaily
+
+    return {
+        "plays": count,
+        "rollup_rows": PlayDaily.objects.count(),
+        "entries": len(entries),
+        "windows": len(windows),
+        "timings": timings,
+        "staff_id": staff.pk,
+        "logged_station_ids": list(logged),
+        "first_day": first_day,
+        "today": today,
+    }
+
+
+def _tokens(user_ids: list[int]) -> dict[int, str]:
+    from users.models import User
+    from users.services import tokens_for_user
+
+    return {u.pk: tokens_for_user(u)["access"] for u in User.objects.filter(pk__in=user_ids)}
+
+
+def scenarios(world: dict, rng: random.Random) -> dict:
+    """Per endpoint: a function returning (token, path) for one request."""
+    from django.db.models import Count
+
+    from artists.models import PublisherArtistRelationship
+    from detections.models import PlayDaily
+    from stations.models import StationStaff
+
+    today, first = world["today"], world["first_day"]
+    station_users = dict(StationStaff.objects.values_list("station_id", "user_id"))
+    aired_artists = list(
+        PlayDaily.objects.filter(track__primary_artist__user__isnull=False)
+        .values("track__primary_artist__user")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("track__primary_artist__user", flat=True)[:300]
+    )
+    publishers = list(
+        PublisherArtistRelationship.objects.values_list("publisher__user", flat=True).distinct()
+    )
+    staff = world["staff_id"]
+    tokens = _tokens([*station_users.values(), *aired_artists, *publishers, staff])
+    logged = world["logged_station_ids"]
+    station_ids = list(station_users)
+
+    def window(days: int) -> tuple[date, date]:
+        end = first + timedelta(days=rng.randrange(days, (today - first).days + 1))
+        return end - timedelta(days=days - 1), end
+
+    def q(path: str, **params) -> str:
+        return f"{path}?{urlencode(params)}"
+
+    def plays_station():
+        s = rng.choice(station_ids)
+        a, b = window(7)
+        return tokens[station_users[s]], q("/api/v1/plays/", date_from=a, date_to=b)
+
+    def plays_artist():
+        a, b = window(90)
+        return tokens[rng.choice(aired_artists)], q("/api/v1/plays/", date_from=a, date_to=b)
+
+    def plays_publisher():
+        a, b = window(30)
+        return tokens[rng.choice(publishers)], q("/api/v1/plays/", date_from=a, date_to=b)
+
+    def plays_staff():
+        a, b = window(7)
+        return tokens[staff], q(
+            "/api/v1/plays/",
+            station=rng.choice(station_ids),
+            verification_status="verified",
+            date_from=a,
+            date_to=b,
+        )
+
+    def rollup_artist():
+        return tokens[rng.choice(aired_artists)], q(
+            "/api/v1/analytics/plays/",
+            granularity="month",
+            date_from=today - timedelta(days=364),
+            date_to=today,
+        )
+
+    def rollup_publisher():
+        a, b = window(90)
+        return tokens[rng.choice(publishers)], q(
+            "/api/v1/analytics/plays/", granularity="week", date_from=a, date_to=b
+        )
+
+    def rollup_station():
+        a, b = window(30)
+        return tokens[station_users[rng.choice(station_ids)]], q(
+            "/api/v1/analytics/plays/", granularity="day", date_from=a, date_to=b
+        )
+
+    def rollup_staff():
+        a, b = window(rng.choice([30, 90, 365]))
+        params = {"granularity": rng.choice(["day", "week", "month"]), "date_from": a, "date_to": b}
+        if rng.random() < 0.5:
+            params["region"] = rng.choice(REGIONS)
+        return tokens[staff], q("/api/v1/analytics/plays/", **params)
+
+    def rollup_csv_station():
+        a, b = window(30)
+        return tokens[station_users[rng.choice(station_ids)]], q(
+            "/api/v1/analytics/plays/export/", section="top_tracks", date_from=a, date_to=b
+        )
+
+    def health_staff():
+        a, b = window(rng.choice([30, 90]))
+        return tokens[staff], q(
+            "/api/v1/analytics/detection-health/", granularity="week", date_from=a, date_to=b
+        )
+
+    def comparison():
+        s = rng.choice(logged)
+        d = today - timedelta(days=rng.randrange(1, 7))
+        return tokens[station_users[s]], q(
+            "/api/v1/playlog-comparison/", station=s, date_from=d, date_to=d
+        )
+
+    def comparison_csv():
+        s = rng.choice(logged)
+        d = today - timedelta(days=rng.randrange(1, 7))
+        return tokens[station_users[s]], q(
+            "/api/v1/playlog-comparison/export/", station=s, date_from=d, date_to=d
+        )
+
+    return {
+        "plays list · station (7 days)": plays_station,
+        "plays list · artist (90 days)": plays_artist,
+        "plays list · publisher (30 days)": plays_publisher,
+        "plays list · staff (station + status + 7 days)": plays_staff,
+        "rollup · artist (12 months by month)": rollup_artist,
+        "rollup · publisher (90 days by week)": rollup_publisher,
+        "rollup · station (30 days by day)": rollup_station,
+        "rollup · staff (platform, 30–365 days, ±region)": rollup_staff,
+        "rollup CSV · station top tracks": rollup_csv_station,
+        "detection health · staff": health_staff,
+        "comparison · station day (JSON)": comparison,
+        "comparison · station day (CSV)": comparison_csv,
+    }
+
+
+def start_servers(workers: int, env: dict) -> tuple[list[subprocess.Popen], int, socket.socket]:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    port = listener.getsockname()[1]
+    log = open(ROOT / "bench" / "results" / "api-daphne.log", "ab")  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "--fd",
+                str(listener.fileno()),
+                "-v",
+                "0",
+                "zamio.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            pass_fds=[listener.fileno()],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        for _ in range(workers)
+    ]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health/")
+            conn.getresponse().read()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        stop_servers(procs)
+        sys.exit("Daphne did not start.")
+    return procs, port, listener
+
+
+def stop_servers(procs) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def drive(port: int, make, *, clients: int, requests: int, warmup: int) -> dict:
+    """`requests` requests (after `warmup` unmeasured ones) from `clients` threads, each with
+    its own keep-alive connection. Returns latency percentiles in ms and status counts."""
+    lock = threading.Lock()
+    todo = {"n": requests + warmup}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                if todo["n"] <= 0:
+                    break
+                todo["n"] -= 1
+                measured = todo["n"] < requests
+                token, path = make()
+            started = time.perf_counter()
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+                if measured:
+                    latencies.append(elapsed)
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+
+    return {
+        "requests": len(latencies),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "max_ms": round(latencies[-1], 1),
+        "mean_ms": round(statistics.fmean(latencies), 1),
+        "rps": round((requests + warmup) / wall, 1),
+        "statuses": statuses,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plays", type=int, default=1_000_000)
+    parser.add_argument("--stations", type=int, default=200)
+    parser.add_argument("--tracks", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=200, help="measured, per endpoint")
+    parser.add_argument("--workers", type=int, default=3, help="Daphne processes")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", default="", help="run endpoints whose name contains this")
+    args = parser.parse_args()
+    _prepare_environment()
+
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+    from django.core.management import call_command
+
+    rng = random.Random(args.seed)
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    migrate_s = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    world = seed(args, rng)
+    seed_s = round(time.perf_counter() - started, 1)
+    print(
+        f"migrated in {migrate_s} s; seeded {world['plays']:,} plays, "
+        f"{world['rollup_rows']:,} rollup rows, {world['entries']:,} logged entries and "
+        f"{world['windows']:,} windows in {seed_s} s {world['timings']}",
+        flush=True,
+    )
+    make = scenarios(world, rng)
+    from django.db import connections
+
+    connections.close_all()
+    results: dict[str, dict] = {}
+    for phase, cache_seconds in (("cache off", "0"), ("cache on", "600")):
+        cache.clear()
+        env = {**os.environ, "ANALYTICS_CACHE_SECONDS": cache_seconds}
+        procs, port, listener = start_servers(args.workers, env)
+        try:
+            for name, scenario in make.items():
+                if args.only and args.only not in name:
+                    continue
+                result = drive(
+                    port,
+                    scenario,
+                    clients=args.clients,
+                    requests=args.requests,
+                    warmup=args.clients,
+                )
+                results.setdefault(name, {})[phase] = result
+                print(
+                    f"{phase:9} {name:52} p50 {result['p50_ms']:7.1f} ms  "
+                    f"p95 {result['p95_ms']:7.1f} ms  {result['statuses']}",
+                    flush=True,
+                )
+        finally:
+            stop_servers(procs)
+            listener.close()
+
+    print()
+    print("| endpoint | p50 cache off | p95 cache off | p50 cache on | p95 cache on |")
+    print("|---|---:|---:|---:|---:|")
+    for name, phases in results.items():
+        off, on = phases.get("cache off", {}), phases.get("cache on", {})
+        print(
+            f"| {name} | {off.get('p50_ms')} | {off.get('p95_ms')} | {on.get('p50_ms')} | "
+            f"{on.get('p95_ms')} |"
+        )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                "parameters": vars(args),
+                "seed": {
+                    k: v
+                    for k, v in world.items()
+                    if k in ("plays", "rollup_rows", "entries", "windows", "timings")
+                },
+                "migrate_s": migrate_s,
+                "seed_s": seed_s,
+                "target_p95_ms": 200,
+                "endpoints": results,
+            },
+            indent=2,
+            default=str,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
