@@ -267,6 +267,7 @@ EMAIL_PORT = env.integer("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env.string("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env.string("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", False)
+EMAIL_FILE_PATH = env.string("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "ZamIO <no-reply@zamio.local>")
 SMS_BACKEND = env.string("SMS_BACKEND", "console")
 SMS_FILE_PATH = Path(env.string("SMS_FILE_PATH", str(VAR_DIR / "sms.log")))
@@ -318,6 +319,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        # Eager Celery over the in-memory broker warns about a missing host; it has none.
+        "kombu": {"level": "ERROR"},
     },
 }
 
