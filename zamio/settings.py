@@ -220,9 +220,28 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Choice sets that several serializers share (or fields of one name that mean different
+    # things in different apps) get one stable component name each, instead of a hash suffix
+    # that changes when an unrelated serializer changes.
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "users.models.Role",
         "RegistrationRoleEnum": "users.models.SELF_REGISTRABLE_ROLE_CHOICES",
+        "StationClassEnum": "stations.models.StationClass",
+        "StationStaffRoleEnum": "stations.models.StationStaffRole",
+        "StreamLinkKindEnum": "stations.models.StreamLinkKind",
+        "PlaylogFormatEnum": "stations.models.PlaylogFormat",
+        "RelationshipKindEnum": "artists.models.RelationshipKind",
+        "NotificationKindEnum": "notifications.models.NotificationKind",
+        "PlayOutcomeEnum": "streaming.models.PlayOutcome",
+        "PlayVerificationStatusEnum": "detections.models.VerificationStatus",
+        # Review decisions and dispute verdicts: a play ends up verified or rejected.
+        "PlayVerdictEnum": [("verified", "verified"), ("rejected", "rejected")],
+        "DisputeStatusEnum": "detections.models.DisputeStatus",
+        "DisputeOutcomeEnum": "detections.models.DisputeOutcome",
+        "WithdrawalStatusEnum": "wallets.models.WithdrawalStatus",
+        "InvoiceStatusEnum": "royalties.models.InvoiceStatus",
+        "ReportKindEnum": "royalties.models.ReportKind",
+        "ReportFormatEnum": "royalties.models.ReportFormat",
     },
 }
 
@@ -408,13 +427,6 @@ STREAM_DOWN_AFTER_SECONDS = env.integer("STREAM_DOWN_AFTER_SECONDS", 300)
 # A down link is tried again this long after its last failure, even if a backup works.
 STREAM_CAPTURE_DOWN_RETRY_SECONDS = env.integer("STREAM_CAPTURE_DOWN_RETRY_SECONDS", 600)
 STREAM_CAPTURE_ATTEMPT_RETENTION_DAYS = env.integer("STREAM_CAPTURE_ATTEMPT_RETENTION_DAYS", 7)
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {
-        "StationClassEnum": "stations.models.StationClass",
-        "StationStaffRoleEnum": "stations.models.StationStaffRole",
-        "StreamLinkKindEnum": "stations.models.StreamLinkKind",
-    }
-)
 
 # --- Fingerprinting ---------------------------------------------------------
 # The engine's analysis rate is part of its versioned spec, not a setting.
