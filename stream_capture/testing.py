@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,11 +38,14 @@ class StreamUrl(str):
 
     started_at: datetime
     duration: float
+    # Broadcast seconds (since `started_at`) at which each listener was let in, in order.
+    connections: list[float]
 
     def __new__(cls, url: str, *, started_at: datetime, duration: float) -> StreamUrl:
         value = super().__new__(cls, url)
         value.started_at = started_at
         value.duration = duration
+        value.connections = []
         return value
 
 
@@ -155,6 +158,7 @@ def serve_stream(
     loop: bool = False,
     already_on_air: float = 0.0,
     bitrate: str = "128k",
+    outages: Sequence[tuple[float, float]] = (),
 ) -> Iterator[StreamUrl]:
     """Serves `audio` as a live MP3 stream at `<url>` (ends with /stream.mp3).
 
@@ -165,8 +169,15 @@ def serve_stream(
     silent and hold the connection open (a stalled stream). loop: repeat forever.
     already_on_air: the broadcast began this many seconds before the server started (a
     listener joins mid-programme, and a burst is available at once, without waiting).
-    The yielded URL's `started_at` is when the audio's first sample was on air.
+    outages: (start, end) broadcast seconds in which the station is off the air (a source
+    that dropped, as Icecast sees it): listeners are cut off at `start`, a new listener is
+    answered HTTP 503 until `end`, and one who connects after it joins at the live point,
+    so the audio of the outage is never heard. Needs `realtime`.
+    The yielded URL's `started_at` is when the audio's first sample was on air, and its
+    `connections` lists when each listener was let in.
     """
+    if outages and not realtime:
+        raise ValueError("outages need a real-time stream")
     broadcast = Mp3Frames.parse(encode_mp3(audio, sr, bitrate=bitrate))
     count = len(broadcast.frames)
     on_air_zero = time.time() - already_on_air
@@ -175,11 +186,21 @@ def serve_stream(
         repeat, index = divmod(global_index, count)
         return repeat * broadcast.duration + broadcast.starts[index]
 
+    def off_air(position: float) -> bool:
+        return any(start <= position < end for start, end in outages)
+
+    connections: list[float] = []
+
     class Handler(_QuietHandler):
         def do_GET(self):
             if self.path.split("?")[0] != STREAM_PATH:
                 self.send_error(404)
                 return
+            now = time.time() - on_air_zero
+            if off_air(now):
+                self.send_error(503, "Source offline")
+                return
+            connections.append(now)
             self.send_response(200)
             self.send_header("Content-Type", "audio/mpeg")
             self.send_header("icy-name", "ZamIO test station")
@@ -191,6 +212,8 @@ def serve_stream(
         def _play(self) -> None:
             if realtime:
                 first = _first_frame_at(time.time() - on_air_zero - burst_seconds)
+                while (loop or first < count) and off_air(frame_time(first)):
+                    first += 1  # a burst holds nothing from before the source came back
             else:
                 first = 0
             sent_seconds = 0.0
@@ -207,6 +230,8 @@ def serve_stream(
                     delay = due - time.time()
                     if delay > 0 and self.stop.wait(delay):
                         return
+                    if off_air(frame_time(index)):
+                        return  # the source dropped: the connection closes
                 frame = broadcast.frames[index % count]
                 self.wfile.write(frame)
                 self.wfile.flush()
@@ -222,11 +247,13 @@ def serve_stream(
         return int(repeat) * count + max(0, index)
 
     with _serving(Handler) as (base, _stop):
-        yield StreamUrl(
+        url = StreamUrl(
             base + STREAM_PATH,
             started_at=datetime.fromtimestamp(on_air_zero, tz=UTC),
             duration=broadcast.duration,
         )
+        url.connections = connections
+        yield url
 
 
 Route = tuple[int, dict[str, str], bytes] | Callable[[BaseHTTPRequestHandler], None]
