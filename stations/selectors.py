@@ -28,7 +28,7 @@ from stations.models import (
     StationStaffRole,
     StreamLink,
 )
-from users.models import Role, User
+from users.models import Role, StaffRole, User
 from zamio.errors import NotFound
 
 
@@ -70,9 +70,12 @@ def station_full_access(*, user: User, station: Station) -> bool:
 
 
 def stations_editable_by(*, user: User) -> QuerySet[Station]:
-    """Stations the user may edit: staff all; a station account its own if it manages it."""
+    """Stations the user may edit: support staff and superadmins all (finance staff only
+    read, as the services say); a station account its own if it manages it."""
     if _is_staff(user):
-        return Station.objects.all()
+        if user.staff_role in (StaffRole.SUPPORT, StaffRole.SUPERADMIN):
+            return Station.objects.all()
+        return Station.objects.none()
     if user and user.is_authenticated and user.role == Role.STATION:
         return Station.objects.filter(staff__user=user, staff__role=StationStaffRole.MANAGER)
     return Station.objects.none()
