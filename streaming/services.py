@@ -162,6 +162,10 @@ def like_add(*, user: User, track_id: int) -> tuple[TrackLike, bool]:
 
 
 def like_remove(*, user: User, track_id: int) -> bool:
-    """Removes the fan's like of a track; returns whether there was one."""
+    """Removes the fan's like of a track; returns whether there was one. A track the fan
+    never liked must be streamable (404 otherwise, as for a like), so unliking cannot probe
+    for draft tracks; a like of a track taken down since can still be removed."""
     deleted, _ = TrackLike.objects.filter(user=user, track_id=track_id).delete()
+    if not deleted:
+        _streamable_track(track_id)
     return deleted > 0
