@@ -42,13 +42,15 @@ def recalculate_play(*, play_id: int) -> str | None:
     return row.kind if row else "unchanged"
 
 
-@shared_task(name="royalties.recalculate_since", soft_time_limit=3500, time_limit=3600)
+# Under the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT, 1 h) with time to spare:
+# an acks-late task still running when it passes is handed to a second worker.
+@shared_task(name="royalties.recalculate_since", soft_time_limit=2700, time_limit=3000)
 def recalculate_since(*, since: str) -> int:
     # Safe to run twice: see recalculate_play.
     return services.plays_recalculate_since(since=datetime.fromisoformat(since))
 
 
-@shared_task(name="royalties.close_period", soft_time_limit=3500, time_limit=3600)
+@shared_task(name="royalties.close_period", soft_time_limit=2700, time_limit=3000)
 def close_period(*, period_id: int, actor_id: int | None = None) -> str | None:
     # Safe to run twice: a closed period is returned unchanged and a half-done close
     # resumes; every ledger entry of a close has a fixed idempotency key.
@@ -61,7 +63,7 @@ def close_period(*, period_id: int, actor_id: int | None = None) -> str | None:
     return services.period_close(period_id=period_id, actor=actor).status
 
 
-@shared_task(name="royalties.close_due_periods", soft_time_limit=3500, time_limit=3600)
+@shared_task(name="royalties.close_due_periods", soft_time_limit=2700, time_limit=3000)
 def close_due_periods() -> list[int]:
     # Safe to run twice: closed periods are skipped (see close_period).
     return services.periods_close_due()
