@@ -5,7 +5,9 @@ from celery import shared_task
 from tracks import services
 
 
-@shared_task(name="tracks.run_import", time_limit=3600, soft_time_limit=3500)
+# Under the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT, 1 h) with time to spare:
+# an acks-late task still running when it passes is handed to a second worker.
+@shared_task(name="tracks.run_import", time_limit=3000, soft_time_limit=2700)
 def run_import(*, import_id: int) -> None:
     # Safe to run twice: the run claims the import (pending → running) in one UPDATE, and
     # a resumed run starts after the last row it reported, whose track already exists.
