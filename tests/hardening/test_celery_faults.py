@@ -67,12 +67,14 @@ def _test_database_url() -> str:
 
 
 class Worker:
-    """One `celery -A zamio worker` process (solo pool) on the test database."""
+    """One `celery -A zamio worker` process on the test database: the solo pool (the task
+    runs in the worker process itself) or a prefork pool of one child."""
 
-    def __init__(self, name: str, log_dir: Path, env: dict[str, str]):
+    def __init__(self, name: str, log_dir: Path, env: dict[str, str], pool: str = "solo"):
         self.name = f"{name}@faults"
         self.log_path = log_dir / f"{name}.log"
         self.env = env
+        self.pool = pool
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Worker:
@@ -84,7 +86,9 @@ class Worker:
                 "zamio",
                 "worker",
                 "--pool",
-                "solo",
+                self.pool,
+                "--concurrency",
+                "1",
                 "--queues",
                 ",".join(QUEUES),
                 "--hostname",
@@ -110,6 +114,13 @@ class Worker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
+
+    def pool_children(self) -> list[int]:
+        assert self.process is not None
+        pid = self.process.pid
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
 
     def kill(self) -> None:
         """SIGKILL: no warm shutdown, no ack, no requeue; the broker keeps the message."""
@@ -171,8 +182,8 @@ def workers(broker, tmp_path):
         "PYTHONUNBUFFERED": "1",
     }
 
-    def start(name: str, **env: str) -> Worker:
-        worker = Worker(name, tmp_path, {**base, **env}).start()
+    def start(name: str, pool: str = "solo", **env: str) -> Worker:
+        worker = Worker(name, tmp_path, {**base, **env}, pool=pool).start()
         started.append(worker)
         return worker
 
@@ -379,6 +390,40 @@ def test_a_payout_killed_mid_transfer_is_redelivered_and_paid_once(workers, mtn,
         "Sending to provider",
         "Paid",
     ]
+
+
+def test_a_pool_child_killed_mid_payout_is_requeued_at_once_and_paid_once(workers, mtn, settings):
+    # reject_on_worker_lost at work: the worker's parent process sees its pool child die
+    # mid-task and puts the message back in the queue itself, without waiting for Redis.
+    payee = _payee(settings)
+    mtn.fail_next("transfer", delay=60, after_processing=True)
+    worker = workers("payout-prefork", pool="prefork", **mtn.env)
+    [child] = worker.pool_children()
+
+    withdrawal = wallet_services.withdrawal_request(user=payee, amount=Decimal("75.00"))
+    reference = str(withdrawal.reference_id)
+    _wait_for(lambda: mtn.state.created[reference] == 1, timeout=30, what="POST", worker=worker)
+    killed_at = time.monotonic()
+    os.kill(child, signal.SIGKILL)
+    _wait_for(
+        lambda: Withdrawal.objects.filter(
+            pk=withdrawal.pk, status=WithdrawalStatus.SUCCEEDED
+        ).exists(),
+        timeout=30,
+        what="the requeued payout",
+        worker=worker,
+    )
+
+    # Sooner than the visibility timeout: the parent requeued it, Redis did not restore it.
+    assert time.monotonic() - killed_at < VISIBILITY_TIMEOUT
+    assert worker.process.poll() is None  # the worker lived on with a new child
+    assert child not in worker.pool_children()
+    assert "WorkerLostError" in worker.log()
+    withdrawal.refresh_from_db()
+    assert (mtn.state.posts[reference], mtn.state.created[reference]) == (2, 1)
+    assert withdrawal.send_attempts == 2
+    assert (_entries(withdrawal, "settle"), _entries(withdrawal, "release")) == (1, 0)
+    assert wallet_selectors.wallet_balance(user=payee).available == Decimal("425.00")
 
 
 # --- a rolled-back transaction queues nothing ----------------------------------------------------
