@@ -503,6 +503,12 @@ STATIONS_COMPLIANCE_REQUIRED_TYPES = env.listing(
 # them sooner); 0 turns the cache off.
 ANALYTICS_CACHE_SECONDS = env.integer("ANALYTICS_CACHE_SECONDS", 600)
 ANALYTICS_MAX_RANGE_DAYS = env.integer("ANALYTICS_MAX_RANGE_DAYS", 400)
+# Under ASGI (Daphne) each request runs in a thread of its own and a persistent database
+# connection stays with the thread that opened it, so connections pile up until PostgreSQL
+# refuses more: set 0 for Daphne workers (bench/api.py does), or pool in front of them.
+DATABASES["default"]["CONN_MAX_AGE"] = env.integer(
+    "DATABASE_CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"]
+)
 # Rollup and digest work is database work, not fingerprinting: keep it off that queue
 # (exact task names win over the "detections.*" pattern).
 CELERY_TASK_ROUTES.update(
