@@ -220,6 +220,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "zamio.schema.document_error_responses",
+    ],
     # Choice sets that several serializers share (or fields of one name that mean different
     # things in different apps) get one stable component name each, instead of a hash suffix
     # that changes when an unrelated serializer changes.
