@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import django_filters
 from django.core import signing
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
@@ -14,13 +15,14 @@ from notifications.messages import unsubscribe_token_read
 from notifications.models import Notification, NotificationKind
 from users.permissions import AllowAnyone, IsAuthenticatedUser
 from zamio.errors import ValidationFailed
+from zamio.filters import IsoDateTimeFilter
 
 
 class NotificationFilter(django_filters.FilterSet):
     unread = django_filters.BooleanFilter(
         field_name="read_at", lookup_expr="isnull", label="Only unread (true) or only read (false)"
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = Notification
@@ -120,6 +122,12 @@ class UnsubscribeHtmlRenderer(TemplateHTMLRenderer):
     exception_template_names = ["notifications/unsubscribe.html"]
 
 
+# JSON for API clients; the page (?format=html, or a browser) for people, errors included.
+_UNSUBSCRIBE_RESPONSES = {
+    (200, "application/json"): s.UnsubscribeOutput,
+    (200, "text/html"): OpenApiTypes.STR,
+    (400, "text/html"): OpenApiTypes.STR,
+}
 _TOKEN_PARAM = OpenApiParameter("token", str, required=True, description="From the email link.")
 
 
@@ -146,7 +154,7 @@ class NotificationUnsubscribeApi(APIView):
             ) from None
 
     @extend_schema(
-        parameters=[_TOKEN_PARAM], responses={200: s.UnsubscribeOutput}, tags=["notifications"]
+        parameters=[_TOKEN_PARAM], responses=_UNSUBSCRIBE_RESPONSES, tags=["notifications"]
     )
     def get(self, request):
         user_id, kind = self._token(request)
@@ -165,7 +173,7 @@ class NotificationUnsubscribeApi(APIView):
     @extend_schema(
         parameters=[_TOKEN_PARAM],
         request=None,
-        responses={200: s.UnsubscribeOutput},
+        responses=_UNSUBSCRIBE_RESPONSES,
         tags=["notifications"],
     )
     def post(self, request):

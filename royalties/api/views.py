@@ -22,6 +22,7 @@ from royalties.models import (
 from users.models import Role, StaffRole
 from users.permissions import IsAuthenticatedUser, IsStaff, has_role, has_staff_role
 from zamio.errors import Conflict
+from zamio.filters import IsoDateTimeFilter
 
 IsFinance = has_staff_role(StaffRole.FINANCE)
 IsPayeeOrStaff = has_role(Role.ARTIST, Role.PUBLISHER, Role.ADMIN)
@@ -76,7 +77,9 @@ class RateCardDetailApi(APIView):
 # --- Periods --------------------------------------------------------------------------------
 class PeriodFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=PeriodStatus.choices)
-    year = django_filters.NumberFilter(field_name="month", lookup_expr="year")
+    year = django_filters.NumberFilter(
+        field_name="month", lookup_expr="year", min_value=1, max_value=9999
+    )
 
     class Meta:
         model = RoyaltyPeriod
@@ -139,12 +142,8 @@ class LineFilter(django_filters.FilterSet):
     track = django_filters.NumberFilter(field_name="play_royalty__track_id")
     station = django_filters.NumberFilter(field_name="play_royalty__station_id")
     kind = django_filters.CharFilter()
-    played_after = django_filters.IsoDateTimeFilter(
-        field_name="play_royalty__played_at", lookup_expr="gte"
-    )
-    played_before = django_filters.IsoDateTimeFilter(
-        field_name="play_royalty__played_at", lookup_expr="lt"
-    )
+    played_after = IsoDateTimeFilter(field_name="play_royalty__played_at", lookup_expr="gte")
+    played_before = IsoDateTimeFilter(field_name="play_royalty__played_at", lookup_expr="lt")
 
     class Meta:
         model = RoyaltyLine

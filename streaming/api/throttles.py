@@ -31,7 +31,8 @@ class PlayListenerThrottle(_SettingsRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def _ip(self, request) -> str:
-        return keyed_hash(self.get_ident(request), purpose="ip")
+        # get_ident is None when the server passes no REMOTE_ADDR (some WSGI/ASGI setups).
+        return keyed_hash(self.get_ident(request) or "", purpose="ip")
 
 
 class PlayNetworkThrottle(_SettingsRateThrottle):
@@ -41,7 +42,7 @@ class PlayNetworkThrottle(_SettingsRateThrottle):
     setting = "STREAMING_PLAY_IP_RATE"
 
     def get_cache_key(self, request, view):
-        ident = keyed_hash(self.get_ident(request), purpose="ip")
+        ident = keyed_hash(self.get_ident(request) or "", purpose="ip")
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
@@ -53,5 +54,5 @@ class ChartThrottle(_SettingsRateThrottle):
         if request.user and request.user.is_authenticated:
             ident = f"u{request.user.pk}"
         else:
-            ident = keyed_hash(self.get_ident(request), purpose="ip")
+            ident = keyed_hash(self.get_ident(request) or "", purpose="ip")
         return self.cache_format % {"scope": self.scope, "ident": ident}

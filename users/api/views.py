@@ -12,6 +12,7 @@ from users.api import serializers as s
 from users.models import AuditLog, User
 from users.permissions import AllowAnyone, IsAuthenticatedUser, IsSuperadmin, has_staff_role
 from users.throttles import AuthThrottle
+from zamio.filters import IsoDateTimeFilter
 
 
 def _detail(message: str, code: int = status.HTTP_200_OK) -> Response:
@@ -238,8 +239,8 @@ class UserActiveApi(_UserObjectApi):
 
 
 class AuditLogFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditLog

@@ -19,6 +19,7 @@ from wallets.api import serializers as s
 from wallets.models import Posting, ReconciliationRun, Withdrawal, WithdrawalStatus
 from wallets.providers import get_provider
 from zamio.errors import NotFound
+from zamio.filters import IsoDateTimeFilter
 
 IsPayee = has_role(Role.ARTIST, Role.PUBLISHER)
 IsWithdrawalStaff = has_staff_role(StaffRole.FINANCE, StaffRole.SUPPORT)
@@ -35,8 +36,8 @@ class WalletBalanceApi(APIView):
 
 
 class WalletTransactionFilter(django_filters.FilterSet):
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     direction = django_filters.ChoiceFilter(
         choices=[("credit", "Money in"), ("debit", "Money out")], method="filter_direction"
     )
@@ -127,8 +128,8 @@ def _csv_safe(value: str) -> str:
 # --- Withdrawals -----------------------------------------------------------------------
 class WithdrawalFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=WithdrawalStatus.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     requires_approval = django_filters.BooleanFilter()
 
     class Meta:
