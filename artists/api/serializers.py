@@ -67,6 +67,9 @@ class PublisherInput(serializers.Serializer):
 
 
 class PublisherOutput(serializers.ModelSerializer):
+    # Often blank: a plain string, not a URI, in the schema.
+    website = serializers.CharField(read_only=True)
+
     class Meta:
         model = Publisher
         fields = [

@@ -39,8 +39,47 @@ class StationPublicOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class StationReadSchema(StationPublicOutput):
+    """Only documents a station as read (never serializes): the public facts always, the
+    rest only for staff and the station's own accounts, so those fields are optional."""
+
+    timezone = serializers.CharField(required=False)
+    licence_number = serializers.CharField(required=False)
+    contact_name = serializers.CharField(required=False)
+    contact_email = serializers.CharField(required=False)
+    contact_phone = serializers.CharField(required=False)
+    verified_at = serializers.DateTimeField(required=False, allow_null=True)
+    verified_by = serializers.EmailField(required=False, allow_null=True)
+    monitoring_enabled = serializers.BooleanField(required=False)
+    sample_seconds = serializers.IntegerField(required=False)
+    sample_interval_seconds = serializers.IntegerField(required=False)
+    created_at = serializers.DateTimeField(required=False)
+    updated_at = serializers.DateTimeField(required=False)
+
+    class Meta(StationPublicOutput.Meta):
+        fields = [
+            *StationPublicOutput.Meta.fields,
+            "timezone",
+            "licence_number",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "verified_at",
+            "verified_by",
+            "monitoring_enabled",
+            "sample_seconds",
+            "sample_interval_seconds",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = StationPublicOutput.Meta.fields
+
+
 class StationOutput(serializers.ModelSerializer):
-    verified_by = serializers.EmailField(source="verified_by.email", default=None, read_only=True)
+    verified_by = serializers.EmailField(
+        source="verified_by.email", default=None, read_only=True, allow_null=True
+    )
+    contact_email = serializers.CharField(read_only=True)  # often blank: not "email" format
 
     class Meta:
         model = Station

@@ -94,7 +94,7 @@ class StationListApi(generics.ListAPIView):
             return s.StationOutput
         return s.StationPublicOutput
 
-    @extend_schema(tags=["stations"])
+    @extend_schema(responses={200: s.StationReadSchema(many=True)}, tags=["stations"])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -125,7 +125,7 @@ class StationDetailApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
-        responses={200: s.StationOutput},
+        responses={200: s.StationReadSchema},
         description="Full record for staff and the station's own accounts; artists and "
         "publishers get the public fields only.",
         tags=["stations"],

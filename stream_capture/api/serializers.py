@@ -6,7 +6,8 @@ from stream_capture.models import CaptureAttempt
 
 
 class LinkHealthOutput(serializers.Serializer):
-    """A stream link with its health; rates are over the last hour of capture attempts."""
+    """A stream link with its health; rates are over the last hour of capture attempts.
+    The health fields are null until the link has been tried once."""
 
     id = serializers.IntegerField()
     station = serializers.IntegerField(source="station_id")
@@ -15,12 +16,20 @@ class LinkHealthOutput(serializers.Serializer):
     kind = serializers.CharField()
     enabled = serializers.BooleanField()
     priority = serializers.IntegerField()
-    last_success_at = serializers.DateTimeField(source="health.last_success_at", default=None)
-    last_failure_at = serializers.DateTimeField(source="health.last_failure_at", default=None)
-    consecutive_failures = serializers.IntegerField(source="health.consecutive_failures", default=0)
-    last_error = serializers.CharField(source="health.last_error", default="")
-    is_down = serializers.BooleanField(source="health.is_down", default=False)
-    down_since = serializers.DateTimeField(source="health.down_since", default=None)
+    last_success_at = serializers.DateTimeField(
+        source="health.last_success_at", default=None, allow_null=True
+    )
+    last_failure_at = serializers.DateTimeField(
+        source="health.last_failure_at", default=None, allow_null=True
+    )
+    consecutive_failures = serializers.IntegerField(
+        source="health.consecutive_failures", default=0, allow_null=True
+    )
+    last_error = serializers.CharField(source="health.last_error", default="", allow_null=True)
+    is_down = serializers.BooleanField(source="health.is_down", default=False, allow_null=True)
+    down_since = serializers.DateTimeField(
+        source="health.down_since", default=None, allow_null=True
+    )
     attempts_last_hour = serializers.IntegerField()
     failures_last_hour = serializers.IntegerField()
     error_rate_last_hour = serializers.SerializerMethodField()

@@ -347,7 +347,9 @@ class TrackImportTemplateApi(APIView):
     permission_classes = [IsCatalogueEditor]
 
     @extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.STR, description="The CSV template.")},
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV template.")
+        },
         tags=["tracks"],
     )
     def get(self, request):

@@ -13,6 +13,10 @@ class RegisterInput(serializers.Serializer):
 
 class UserOutput(serializers.ModelSerializer):
     email_verified = serializers.BooleanField(read_only=True)
+    # Blank for everyone but staff (the schema must say so).
+    staff_role = serializers.ChoiceField(
+        choices=StaffRole.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = User

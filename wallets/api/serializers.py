@@ -100,8 +100,9 @@ class WithdrawalOutput(serializers.ModelSerializer):
 class WithdrawalStaffOutput(WithdrawalOutput):
     user_id = serializers.IntegerField()
     user_email = serializers.EmailField(source="user.email")
-    approved_by_email = serializers.EmailField(source="approved_by.email", default="")
-    rejected_by_email = serializers.EmailField(source="rejected_by.email", default="")
+    # Blank until someone approves/rejects: plain strings, not "email" format, in the schema.
+    approved_by_email = serializers.CharField(source="approved_by.email", default="")
+    rejected_by_email = serializers.CharField(source="rejected_by.email", default="")
 
     class Meta(WithdrawalOutput.Meta):
         fields = [
