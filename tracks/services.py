@@ -923,6 +923,14 @@ def splits_set(
 
 # --- Bulk import ------------------------------------------------------------------------
 IMPORT_TASK = "tracks.run_import"
+# Zip imports: a catalogue zip holds one CSV and its audio and covers. Audio and images
+# barely compress; anything packed tighter than _MAX_ZIP_RATIO (and big enough to matter)
+# is a bomb, not a catalogue.
+_MAX_ZIP_MEMBERS = 2000
+_MAX_ZIP_RATIO = 100
+_ZIP_RATIO_MIN_BYTES = 1024 * 1024
+_ARCHIVE_MAGIC = (b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf", b"Rar!")
+_ARCHIVE_SUFFIXES = {".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar", ".zst"}
 _MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
@@ -956,6 +964,7 @@ def _import_sources(
             raise ValidationFailed(
                 "The zip file cannot be read.", details={"zip_file": ["Not a zip archive."]}
             ) from None
+        _zip_check(archive)
         members = [
             info
             for info in archive.infolist()
@@ -997,6 +1006,41 @@ def _import_sources(
             details={"files": [f"At most {settings.TRACKS_MAX_IMPORT_BYTES // 10**6} MB."]},
         )
     return csv_file.read(), imports, None
+
+
+def _zip_member_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or "\\" in name or ".." in parts or (parts and ":" in parts[0]):
+        return f"{name}: names a place outside the zip."
+    if PurePosixPath(name).suffix.lower() in _ARCHIVE_SUFFIXES:
+        return f"{name}: archives inside the zip are not unpacked."
+    if info.file_size > _ZIP_RATIO_MIN_BYTES and info.file_size > _MAX_ZIP_RATIO * max(
+        info.compress_size, 1
+    ):
+        return f"{name}: compressed {info.file_size // max(info.compress_size, 1)}:1."
+    if not info.is_dir() and info.file_size:
+        with archive.open(info) as member:  # the first bytes only: an archive by its magic
+            if member.read(6).startswith(_ARCHIVE_MAGIC):
+                return f"{name}: archives inside the zip are not unpacked."
+    return ""
+
+
+def _zip_check(archive: zipfile.ZipFile) -> None:
+    """Refuses zips built to hurt: too many members, names that climb out of the staging
+    folder, archives inside the archive, members that expand far beyond any real audio,
+    image or CSV (a zip bomb). Nothing is unpacked before this passes."""
+    members = archive.infolist()
+    if len(members) > _MAX_ZIP_MEMBERS:
+        raise ValidationFailed(
+            "The zip holds too many files.",
+            details={"zip_file": [f"At most {_MAX_ZIP_MEMBERS} files."]},
+        )
+    problems = [p for p in (_zip_member_problem(archive, info) for info in members) if p]
+    if problems:
+        raise ValidationFailed(
+            "The zip cannot be imported.", details={"zip_file": problems[:20]}, code="zip_unsafe"
+        )
 
 
 class _LazyZipMember:
