@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from rest_framework import serializers
 
 from detections.models import (
@@ -294,9 +296,20 @@ class ReviewDecisionOutput(serializers.Serializer):
 
 
 # --- Analytics ------------------------------------------------------------------------------
+class BoundedDateField(serializers.DateField):
+    """A day between 2000 and 2100: the range of any airplay, and far enough from the
+    calendar's ends that a day more or less never overflows."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not date(2000, 1, 1) <= day <= date(2100, 12, 31):
+            raise serializers.ValidationError("Must be between 2000-01-01 and 2100-12-31.")
+        return day
+
+
 class RollupQueryInput(serializers.Serializer):
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    date_from = BoundedDateField(required=False)
+    date_to = BoundedDateField(required=False)
     granularity = serializers.ChoiceField(choices=["day", "week", "month"], default="day")
     station = serializers.IntegerField(min_value=1, required=False)
     track = serializers.IntegerField(min_value=1, required=False)
@@ -378,8 +391,8 @@ class RollupOutput(serializers.Serializer):
 
 
 class HealthQueryInput(serializers.Serializer):
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    date_from = BoundedDateField(required=False)
+    date_to = BoundedDateField(required=False)
     granularity = serializers.ChoiceField(choices=["day", "week", "month"], default="day")
     station = serializers.IntegerField(min_value=1, required=False)
 
@@ -411,8 +424,8 @@ class HealthOutput(serializers.Serializer):
 # --- Playlog comparison ---------------------------------------------------------------------
 class ComparisonQueryInput(serializers.Serializer):
     station = serializers.IntegerField(min_value=1)
-    date_from = serializers.DateField()
-    date_to = serializers.DateField()
+    date_from = BoundedDateField()
+    date_to = BoundedDateField()
 
     def validate(self, attrs):
         if attrs["date_to"] < attrs["date_from"]:

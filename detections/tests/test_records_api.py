@@ -302,3 +302,24 @@ def test_admin_starts_a_review_through_the_dispute_service(parties, client):
     dispute.refresh_from_db()
     assert (dispute.status, dispute.assigned_to_id) == ("under_review", parties.superadmin.pk)
     assert client.get(f"/admin/detections/dispute/{dispute.pk}/change/").status_code == 200
+
+
+def test_times_and_days_out_of_any_range_are_400_not_500(parties, client_for):
+    client = client_for(parties.support)
+    for url, params in [
+        ("/api/v1/plays/", {"started_after": "9638-12-10T11:00:19-22:26"}),
+        ("/api/v1/review-queue/", {"started_before": "9999-12-31T23:59:59-23:00"}),
+        ("/api/v1/match-cache/", {"captured_after": "2386-09-12T23:51:29-16:34"}),
+        ("/api/v1/analytics/plays/", {"date_to": "0001-01-05"}),
+        (
+            "/api/v1/playlog-comparison/",
+            {"station": parties.station.pk, "date_from": "9999-12-31", "date_to": "9999-12-31"},
+        ),
+    ]:
+        response = client.get(url, params)
+        assert response.status_code in (200, 400), (url, response.status_code)
+    assert client.get("/api/v1/plays/", {"date_to": "9999-12-31"}).status_code == 200
+    assert (
+        client.get("/api/v1/plays/", {"started_after": "9638-12-10T11:00:19-22:26"}).json()["count"]
+        == 0
+    )

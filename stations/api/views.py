@@ -351,8 +351,6 @@ IsRecordsReader = has_role(Role.STATION, Role.ADMIN)
 
 class PlaylogFilter(django_filters.FilterSet):
     station = django_filters.NumberFilter(field_name="station_id")
-    uploaded_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    uploaded_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = StationPlaylog
