@@ -96,7 +96,15 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 DATABASE_URL = env.string("DATABASE_URL", f"sqlite:///{VAR_DIR / 'zamio.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Under ASGI (Daphne) each request runs in a thread of its own and a persistent connection
+# stays with the thread that opened it, so connections pile up until PostgreSQL refuses
+# more: the default is a connection per request. Celery workers and commands may keep theirs
+# (DATABASE_CONN_MAX_AGE=60), or put a pooler in front of PostgreSQL.
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0)
+    )
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo runs Celery eagerly and Daphne in one process; give writers time.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
@@ -148,6 +156,10 @@ CELERY_TASK_ROUTES = {
     "detections.*": {"queue": "fingerprint"},
     "royalties.*": {"queue": "royalties"},
     "wallets.*": {"queue": "payouts"},
+    # Rollup and digest work is database work, not fingerprinting (exact names win over
+    # the "detections.*" pattern).
+    "detections.refresh_detection_health": {"queue": "default"},
+    "detections.send_airplay_digests": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "Africa/Accra"
@@ -507,17 +519,3 @@ STATIONS_COMPLIANCE_REQUIRED_TYPES = env.listing(
 # them sooner); 0 turns the cache off.
 ANALYTICS_CACHE_SECONDS = env.integer("ANALYTICS_CACHE_SECONDS", 600)
 ANALYTICS_MAX_RANGE_DAYS = env.integer("ANALYTICS_MAX_RANGE_DAYS", 400)
-# Under ASGI (Daphne) each request runs in a thread of its own and a persistent database
-# connection stays with the thread that opened it, so connections pile up until PostgreSQL
-# refuses more: set 0 for Daphne workers (bench/api.py does), or pool in front of them.
-DATABASES["default"]["CONN_MAX_AGE"] = env.integer(
-    "DATABASE_CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"]
-)
-# Rollup and digest work is database work, not fingerprinting: keep it off that queue
-# (exact task names win over the "detections.*" pattern).
-CELERY_TASK_ROUTES.update(
-    {
-        "detections.refresh_detection_health": {"queue": "default"},
-        "detections.send_airplay_digests": {"queue": "default"},
-    }
-)
