@@ -16,7 +16,6 @@ logger = logging.getLogger(__name__)
     name="detections.capture_and_detect",
     # CELERY_TASK_ROUTES sends detections.* to the fingerprint queue: the capture is
     # short next to the matching, and both need the process's catalogue index.
-    queue="fingerprint",
     time_limit=300,
     soft_time_limit=270,
     acks_late=True,
@@ -51,7 +50,7 @@ def capture_and_detect(*, station_id: int) -> int:
     return len(rows)
 
 
-@shared_task(name="detections.analyse_upload", queue="fingerprint", time_limit=600)
+@shared_task(name="detections.analyse_upload", time_limit=600)
 def analyse_upload(*, upload_id: int) -> str | None:
     """Analyses a station device's clip. Safe to run twice: processed uploads are skipped
     and the clip's windows are keyed by their on-air time."""
@@ -59,14 +58,14 @@ def analyse_upload(*, upload_id: int) -> str | None:
     return upload.status if upload else None
 
 
-@shared_task(name="detections.close_stale_plays", queue="fingerprint", time_limit=300)
+@shared_task(name="detections.close_stale_plays", time_limit=300)
 def close_stale_plays() -> int:
     """Ends plays of stations that stopped sending audio. Safe to run twice: only open
     plays are touched, each under a row lock."""
     return services.plays_close_stale()
 
 
-@shared_task(name="detections.prune_match_cache", queue="fingerprint", time_limit=1800)
+@shared_task(name="detections.prune_match_cache", time_limit=1800)
 def prune_match_cache() -> int:
     """Deletes analysed windows past retention. Safe to run twice: a delete by age."""
     return services.match_cache_prune()
