@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import django_filters
 import django_filters.fields
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import FileResponse, HttpResponse
 from django.utils import timezone
@@ -44,6 +43,7 @@ from tracks.models import Track
 from users.models import Role, StaffRole
 from users.permissions import IsAuthenticatedUser, IsStaff, IsStation, has_role, has_staff_role
 from zamio.errors import DomainError, Forbidden
+from zamio.filters import IsoDateTimeFilter
 
 IsPlayReader = has_role(Role.ADMIN, Role.STATION, Role.ARTIST, Role.PUBLISHER)
 IsPlayReviewer = has_staff_role(StaffRole.SUPPORT)
@@ -57,33 +57,14 @@ def _fake(view) -> bool:
     return getattr(view, "swagger_fake_view", False)
 
 
-class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
-    """An ISO 8601 time handed to the database in UTC: PostgreSQL refuses offsets beyond
-    ±15:59 that Python accepts, and a time at the calendar's edge cannot be moved to UTC
-    at all; both are the client's mistake (400), not ours (500)."""
-
-    def to_python(self, value):
-        moment = super().to_python(value)
-        if moment is None:
-            return None
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            raise ValidationError("Out of range.") from None
-
-
-class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UtcIsoDateTimeField
-
-
 class PlayFilter(django_filters.FilterSet):
     station = django_filters.NumberFilter(field_name="station_id")
     track = django_filters.NumberFilter(field_name="track_id")
     artist = django_filters.NumberFilter(
         method="filter_artist", help_text="Artist id (primary or featured)."
     )
-    started_after = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
     date_from = django_filters.DateFilter(
         method="filter_date_from", help_text="First day (inclusive, Africa/Accra)."
     )
@@ -167,8 +148,8 @@ class MatchCacheFilter(django_filters.FilterSet):
     track = django_filters.NumberFilter(field_name="track_id")
     status = django_filters.ChoiceFilter(choices=MatchStatus.choices)
     source = django_filters.ChoiceFilter(choices=PlaySource.choices)
-    captured_after = UtcIsoDateTimeFilter(field_name="captured_at", lookup_expr="gte")
-    captured_before = UtcIsoDateTimeFilter(field_name="captured_at", lookup_expr="lt")
+    captured_after = IsoDateTimeFilter(field_name="captured_at", lookup_expr="gte")
+    captured_before = IsoDateTimeFilter(field_name="captured_at", lookup_expr="lt")
     min_confidence = django_filters.NumberFilter(field_name="confidence", lookup_expr="gte")
 
     class Meta:
@@ -264,8 +245,8 @@ class DisputeFilter(django_filters.FilterSet):
     play = django_filters.NumberFilter(field_name="play_id")
     station = django_filters.NumberFilter(field_name="play__station_id")
     assigned_to = django_filters.NumberFilter(field_name="assigned_to_id")
-    opened_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    opened_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    opened_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    opened_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     active = django_filters.BooleanFilter(method="filter_active")
 
     class Meta:
