@@ -6,6 +6,7 @@ in a period of local (Africa/Accra) days, optionally in one country or region.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -68,6 +69,8 @@ def _cached(key: str, compute):
     ttl = settings.STREAMING_CHART_CACHE_SECONDS
     if ttl <= 0:
         return compute()
+    # Filters are client text: hash them, so keys stay short and printable whatever is sent.
+    key = "streaming:chart:" + hashlib.sha256(key.lower().encode()).hexdigest()
     value = cache.get(key)
     if value is None:
         value = compute()
@@ -107,7 +110,7 @@ def chart_top_tracks(
         ]
 
     key = f"streaming:chart:tracks:{window.period}:{window.first_day}:{country}:{region}:{limit}"
-    return _cached(key.lower(), compute)
+    return _cached(key, compute)
 
 
 def chart_top_artists(
@@ -140,7 +143,7 @@ def chart_top_artists(
         ]
 
     key = f"streaming:chart:artists:{window.period}:{window.first_day}:{country}:{region}:{limit}"
-    return _cached(key.lower(), compute)
+    return _cached(key, compute)
 
 
 _TRACK_NUMBERS = {
