@@ -166,6 +166,10 @@ CELERY_TIMEZONE = "Africa/Accra"
 
 # --- Auth -----------------------------------------------------------------
 AUTH_USER_MODEL = "users.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "users.backends.StaffRoleBackend",  # admin permissions of support and finance staff
+]
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 AUTH_PASSWORD_VALIDATORS = [
