@@ -85,7 +85,8 @@ class LiveMonitorView(LoginRequiredMixin, TemplateView):
         now = timezone.localtime()
         day_start = timezone.make_aware(datetime.combine(now.date(), time.min))
         plays = plays_visible_to(user=user)
-        today = plays.filter(started_at__gte=day_start).aggregate(
+        todays = plays.filter(started_at__gte=day_start)
+        today = todays.aggregate(
             plays=Count("id"), airtime=Sum("duration_seconds"), tracks=Count("track", distinct=True)
         )
         recent = (
@@ -97,6 +98,9 @@ class LiveMonitorView(LoginRequiredMixin, TemplateView):
         return {
             **super().get_context_data(**kwargs),
             "today": {
+                "day_start": day_start.isoformat(),
+                "airtime_seconds": float(today["airtime"] or 0),
+                "track_ids": list(todays.values_list("track_id", flat=True).distinct()[:5000]),
                 "plays": today["plays"] or 0,
                 "airtime_minutes": round(float(today["airtime"] or 0) / 60, 1),
                 "tracks": today["tracks"] or 0,
