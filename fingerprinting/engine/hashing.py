@@ -1,9 +1,21 @@
-"""Landmark pairs and their integer hashes.
+"""Landmark triplets and their integer hashes.
 
-A pair (anchor, target) is described by three quantised numbers: the anchor's
-log-frequency cell, the log-frequency interval to the target (the same at every
-playback speed) and the time from anchor to target in frames. These form a key
-that xxhash turns into a uniformly spread 32-bit hash (seeded by the version).
+A triplet is an anchor peak and two later targets (b before c) in its target zone.
+It is described by five quantised numbers, four of which do not change with
+playback speed (pitch and tempo together):
+
+- the log-frequency intervals anchor→b and anchor→c,
+- where b falls between anchor and c in time (the ratio of the two time gaps),
+
+and two that move by at most 2 % at ±2 % speed and are therefore coarse:
+
+- the anchor's log-frequency band,
+- the time span anchor→c on a logarithmic scale.
+
+The key (≈27 bits of layout) is hashed with xxh32 (seeded with the version). A
+query probes the neighbouring cell of any value near a cell edge, so a speed
+change or peak jitter never drops a triplet on quantisation alone, and the query
+needs no trial-speed hashing at all: the speed is found when votes are counted.
 """
 
 from __future__ import annotations
@@ -12,52 +24,59 @@ import functools
 import math
 
 import numpy as np
-import xxhash
 
 from .peaks import Peaks
 from .spec import FingerprintSpec
 
+_P1, _P2, _P3, _P4, _P5 = 0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1
+_MASK = 0xFFFFFFFF
+
+
+def xxh32_u32(keys: np.ndarray, seed: int) -> np.ndarray:
+    """xxh32 of each key's 4 little-endian bytes (the reference algorithm, vectorised)."""
+    h = np.asarray(keys, dtype=np.uint64) * np.uint64(_P3)
+    h = (h + np.uint64((seed + _P5 + 4) & _MASK)) & np.uint64(_MASK)
+    h = ((h << np.uint64(17)) | (h >> np.uint64(15))) & np.uint64(_MASK)
+    h = (h * np.uint64(_P4)) & np.uint64(_MASK)
+    h ^= h >> np.uint64(15)
+    h = (h * np.uint64(_P2)) & np.uint64(_MASK)
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(_P3)) & np.uint64(_MASK)
+    h ^= h >> np.uint64(16)
+    return h.astype(np.uint32)
+
 
 @functools.cache
-def _layout(spec: FingerprintSpec) -> tuple[int, int, int]:
-    """Sizes of the three key fields (anchor cells, interval cells, dt cells)."""
-    span = spec.cells_per_octave * math.log2(spec.fmax_hz / spec.fmin_hz)
-    slack = spec.cells_per_octave * math.log2(max(spec.speeds) / min(spec.speeds))
-    n_anchor = int(math.ceil(span + slack)) + 4
-    n_interval = 2 * int(math.ceil(spec.max_octaves * spec.cells_per_octave)) + 3
-    n_dt = int(math.ceil(spec.max_dt / spec.dt_cell)) + 3
-    return n_anchor, n_interval, n_dt
+def layout(spec: FingerprintSpec) -> tuple[int, int, int, int, int]:
+    """Sizes of the five key fields: anchor band, interval b, interval c, ratio, span."""
+    octaves = math.log2(spec.fmax_hz / spec.fmin_hz) + math.log2(1.0 + spec.max_speed_change)
+    n_band = int(math.ceil(octaves * spec.anchor_bands_per_octave)) + 2
+    n_interval = 2 * int(math.ceil(spec.max_octaves * spec.interval_cells_per_octave)) + 3
+    n_ratio = spec.ratio_cells
+    n_span = int(math.ceil(_log_span(spec.max_dt * (1.0 + spec.max_speed_change), spec))) + 2
+    return n_band, n_interval, n_interval, n_ratio, n_span
 
 
-@functools.cache
-def _hash_table(spec: FingerprintSpec) -> np.ndarray:
-    """xxh32 of every possible key, computed once per spec so hashing is a table lookup."""
-    n_anchor, n_interval, n_dt = _layout(spec)
-    size = n_anchor * n_interval * n_dt
-    seed = spec.version
-    digest = xxhash.xxh32_intdigest
-    table = np.fromiter(
-        (digest(key.to_bytes(4, "little"), seed) for key in range(size)),
-        dtype=np.uint32,
-        count=size,
-    )
-    table.setflags(write=False)
-    return table
+def key_bits(spec: FingerprintSpec) -> float:
+    """log2 of the number of possible keys (the hash's layout entropy, an upper bound)."""
+    return math.log2(math.prod(layout(spec)))
 
 
-def pairs(
-    peaks: Peaks, spec: FingerprintSpec, *, fan_out: int | None, max_dt: float
+def _log_span(frames, spec: FingerprintSpec):
+    return np.log(np.maximum(frames, 1e-9) / spec.min_span) / math.log(spec.span_cell_ratio)
+
+
+def zone_pairs(
+    peaks: Peaks, spec: FingerprintSpec, *, max_dt: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (anchor, target) of peak pairs in the target zone.
+    """(anchor, target) indices of every pair in the target zone.
 
-    Targets come after the anchor, within ``max_dt`` frames and
-    ``spec.max_octaves``; with ``fan_out`` only the nearest ones in time are kept.
+    Targets come after the anchor, within ``max_dt`` frames and ``spec.max_octaves``.
     """
     n = len(peaks)
     max_interval = spec.max_octaves * spec.cells_per_octave
     anchors: list[np.ndarray] = []
     targets: list[np.ndarray] = []
-    taken = np.zeros(n, dtype=np.int32)
     alive = np.arange(n)
     step = 1
     while alive.size and step < n:
@@ -67,13 +86,8 @@ def pairs(
         in_time = dt <= max_dt
         alive, other, dt = alive[in_time], other[in_time], dt[in_time]
         ok = (dt >= spec.min_dt) & (np.abs(peaks.cell[other] - peaks.cell[alive]) <= max_interval)
-        if fan_out is not None:
-            ok &= taken[alive] < fan_out
         anchors.append(alive[ok])
         targets.append(other[ok])
-        taken[alive[ok]] += 1
-        if fan_out is not None:
-            alive = alive[taken[alive] < fan_out]
         step += 1
     if not anchors:
         empty = np.zeros(0, dtype=np.intp)
@@ -81,108 +95,117 @@ def pairs(
     return np.concatenate(anchors), np.concatenate(targets)
 
 
+def triplets(
+    peaks: Peaks, spec: FingerprintSpec, *, fan_out: int, max_dt: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(anchor, b, c) indices: every two of each anchor's ``fan_out`` strongest targets.
+
+    Strongest, not nearest: noise and speech add weak peaks between the music's
+    strong ones, which shifts a nearest-in-time ranking but rarely a strength one.
+    """
+    a, t = zone_pairs(peaks, spec, max_dt=max_dt)
+    if a.size == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, empty
+    order = np.lexsort((-peaks.strength[t], a))
+    a, t = a[order], t[order]
+    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
+    rank = np.arange(a.size) - np.repeat(starts, np.diff(np.r_[starts, a.size]))
+    keep = rank < fan_out
+    a, t, rank = a[keep], t[keep], rank[keep]
+    table = np.full((len(peaks), fan_out), -1, dtype=np.intp)
+    table[a, rank] = t
+    out_a, out_b, out_c = [], [], []
+    for i in range(fan_out):
+        for j in range(i + 1, fan_out):
+            ok = (table[:, i] >= 0) & (table[:, j] >= 0)
+            anchor = np.flatnonzero(ok)
+            first, second = table[anchor, i], table[anchor, j]
+            # b is the earlier target (peaks are sorted by time).
+            out_a.append(anchor)
+            out_b.append(np.minimum(first, second))
+            out_c.append(np.maximum(first, second))
+    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_c)
+
+
+def _features(peaks: Peaks, a, b, c, spec: FingerprintSpec) -> list[tuple[np.ndarray, int]]:
+    """The five continuous key values (in cell units) with each field's probe pad."""
+    scale = spec.interval_cells_per_octave / spec.cells_per_octave
+    n_band, n_interval, _, n_ratio, _ = layout(spec)
+    octave = peaks.cell[a].astype(np.float64) / spec.cells_per_octave
+    band = octave * spec.anchor_bands_per_octave
+    interval_b = (peaks.cell[b] - peaks.cell[a]).astype(np.float64) * scale
+    interval_c = (peaks.cell[c] - peaks.cell[a]).astype(np.float64) * scale
+    gap_b = (peaks.time[b] - peaks.time[a]).astype(np.float64)
+    span = (peaks.time[c] - peaks.time[a]).astype(np.float64)
+    ratio = np.clip(gap_b / np.maximum(span, 1e-9), 0.0, 0.999999) * n_ratio
+    return [
+        (band, 1),
+        (interval_b, n_interval // 2),
+        (interval_c, n_interval // 2),
+        (ratio, 0),
+        (_log_span(span, spec), 1),
+    ]
+
+
+def _pack(cells: list[np.ndarray], spec: FingerprintSpec) -> np.ndarray:
+    """Pack five cell indices into one key; -1 where any is out of range."""
+    sizes = layout(spec)
+    key = np.zeros(cells[0].shape, dtype=np.int64)
+    ok = np.ones(cells[0].shape, dtype=bool)
+    for value, size in zip(cells, sizes, strict=True):
+        ok &= (value >= 0) & (value < size)
+        key = key * size + value
+    return np.where(ok, key, -1)
+
+
 def reference_hashes(peaks: Peaks, spec: FingerprintSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes and anchor frames of a stored track (speed 1, one key per pair)."""
-    a, b = pairs(peaks, spec, fan_out=spec.fan_out, max_dt=spec.max_dt)
-    anchor = peaks.cell[a]
-    interval = peaks.cell[b] - anchor
-    dt = (peaks.time[b] - peaks.time[a]) / spec.dt_cell
-    n_anchor, n_interval, n_dt = _layout(spec)
-    key = _pack(
-        np.floor(anchor).astype(np.int64) + _anchor_pad(spec),
-        np.floor(interval).astype(np.int64) + n_interval // 2,
-        np.floor(dt).astype(np.int64),
-        spec,
-    )
+    """Hashes and anchor frames of a stored track (one key per triplet), sorted by offset."""
+    a, b, c = triplets(peaks, spec, fan_out=spec.fan_out, max_dt=spec.max_dt)
+    cells = [np.floor(v).astype(np.int64) + pad for v, pad in _features(peaks, a, b, c, spec)]
+    key = _pack(cells, spec)
     valid = key >= 0
-    hashes = _hash_table(spec)[key[valid]]
-    offsets = np.rint(peaks.time[a][valid]).astype(np.int64)
-    offsets = np.maximum(offsets, 0).astype(np.uint32)
+    hashes = xxh32_u32(key[valid], spec.version)
+    offsets = np.maximum(np.rint(peaks.time[a][valid]), 0).astype(np.uint32)
     order = np.lexsort((hashes, offsets))
     return hashes[order], offsets[order]
 
 
-def query_hashes(
-    peaks: Peaks, spec: FingerprintSpec
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Hashes of a query at every trial speed, with multi-probing near cell edges.
+def query_hashes(peaks: Peaks, spec: FingerprintSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hashes of a query, probing the neighbouring cell of values near a cell edge.
 
-    Returns (hashes, anchor time in reference frames, speed index, pair index).
+    Returns (hashes, anchor time in query frames, triplet index).
     """
-    a, b = pairs(peaks, spec, fan_out=None, max_dt=spec.max_dt / min(spec.speeds))
+    max_dt = spec.max_dt * (1.0 + spec.max_speed_change)
+    a, b, c = triplets(peaks, spec, fan_out=spec.query_fan_out, max_dt=max_dt)
     if a.size == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return empty.astype(np.uint32), empty.astype(np.float64), empty, empty
-    speeds = np.asarray(spec.speeds, dtype=np.float64)
-    n_speeds = speeds.size
-    pair_id = np.arange(a.size)
-    # Shapes (pairs, speeds): a peak at query time t and frequency f came from
-    # reference time t*s and frequency f/s.
-    anchor = peaks.cell[a][:, None] - spec.cells_per_octave * np.log2(speeds)[None, :]
-    interval = np.broadcast_to((peaks.cell[b] - peaks.cell[a])[:, None], anchor.shape)
-    dt = ((peaks.time[b] - peaks.time[a])[:, None] * speeds[None, :]) / spec.dt_cell
-    in_zone = (dt >= spec.min_dt / spec.dt_cell) & (dt <= spec.max_dt / spec.dt_cell)
-    anchor_t = peaks.time[a][:, None] * speeds[None, :]
-    speed_idx = np.broadcast_to(np.arange(n_speeds)[None, :], anchor.shape)
-    pid = np.broadcast_to(pair_id[:, None], anchor.shape)
-
-    anchor, interval, dt = anchor[in_zone], interval[in_zone], dt[in_zone]
-    anchor_t, speed_idx, pid = anchor_t[in_zone], speed_idx[in_zone], pid[in_zone]
-
-    n_anchor, n_interval, n_dt = _layout(spec)
+        return empty.astype(np.uint32), empty.astype(np.float64), empty
     fields = []
-    for values, pad in (
-        (anchor, _anchor_pad(spec)),
-        (interval, n_interval // 2),
-        (dt, 0),
-    ):
+    features = _features(peaks, a, b, c, spec)
+    for (values, pad), margin in zip(features, spec.probe_margins, strict=True):
         cell = np.floor(values)
         frac = values - cell
-        alt = np.where(frac < spec.probe_margin, cell - 1, cell + 1)
-        has_alt = (frac < spec.probe_margin) | (frac > 1.0 - spec.probe_margin)
-        fields.append((cell.astype(np.int64) + pad, alt.astype(np.int64) + pad, has_alt))
-
-    keys, times, sidx, pids = [], [], [], []
-    for mask in range(8):
-        chosen = []
-        use = np.ones(anchor.size, dtype=bool)
-        for bit, (cell, alt, has_alt) in enumerate(fields):
+        low, high = frac < margin, frac > 1.0 - margin
+        alt = np.where(low, cell - 1, cell + 1)
+        fields.append((cell.astype(np.int64) + pad, alt.astype(np.int64) + pad, low | high))
+    triplet_id = np.arange(a.size)
+    anchor_t = peaks.time[a].astype(np.float64)
+    keys, ids = [], []
+    for mask in range(1 << len(fields)):
+        use = np.ones(a.size, dtype=bool)
+        for bit, (_, _, has_alt) in enumerate(fields):
             if mask >> bit & 1:
                 use &= has_alt
-                chosen.append(alt)
-            else:
-                chosen.append(cell)
         if not use.any():
             continue
-        key = _pack(chosen[0][use], chosen[1][use], chosen[2][use], spec)
+        chosen = [
+            (alt if mask >> bit & 1 else cell)[use] for bit, (cell, alt, _) in enumerate(fields)
+        ]
+        key = _pack(chosen, spec)
         ok = key >= 0
         keys.append(key[ok])
-        times.append(anchor_t[use][ok])
-        sidx.append(speed_idx[use][ok])
-        pids.append(pid[use][ok])
+        ids.append(triplet_id[use][ok])
     key = np.concatenate(keys)
-    return (
-        _hash_table(spec)[key],
-        np.concatenate(times),
-        np.concatenate(sidx).astype(np.int64),
-        np.concatenate(pids).astype(np.int64),
-    )
-
-
-def _anchor_pad(spec: FingerprintSpec) -> int:
-    return int(math.ceil(spec.cells_per_octave * math.log2(max(spec.speeds)))) + 2
-
-
-def _pack(anchor: np.ndarray, interval: np.ndarray, dt: np.ndarray, spec: FingerprintSpec):
-    """Pack three cell indices into one key; -1 where any is out of range."""
-    n_anchor, n_interval, n_dt = _layout(spec)
-    ok = (
-        (anchor >= 0)
-        & (anchor < n_anchor)
-        & (interval >= 0)
-        & (interval < n_interval)
-        & (dt >= 0)
-        & (dt < n_dt)
-    )
-    key = (anchor * n_interval + interval) * n_dt + dt
-    return np.where(ok, key, -1)
+    ids = np.concatenate(ids)
+    return xxh32_u32(key, spec.version), anchor_t[ids], ids

@@ -46,12 +46,11 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class QueryHashes:
-    """A query hashed at every trial speed: parallel arrays, one row per probe."""
+    """A query's triplet hashes (with multi-probes): parallel arrays, one row per probe."""
 
     hashes: np.ndarray
-    anchor_time: np.ndarray  # anchor time in reference frames at that speed
-    speed_index: np.ndarray
-    pair_id: np.ndarray
+    anchor_time: np.ndarray  # anchor time in query frames
+    triplet_id: np.ndarray
     seconds: float
 
 
@@ -88,7 +87,7 @@ class Matcher:
         return self.score(self.hash_query(samples), limit=limit)
 
     def hash_query(self, samples: np.ndarray) -> QueryHashes:
-        """Peaks of the query, hashed at every trial speed (the speed search's input)."""
+        """Peaks of the query and their triplet hashes (the lookup's input)."""
         spec = self.spec
         peaks = find_peaks(
             samples,
@@ -97,33 +96,37 @@ class Matcher:
             bins=spec.query_peak_bins,
             per_second=spec.query_peaks_per_s,
         )
-        hashes, anchor_t, speed_idx, pair_id = query_hashes(peaks, spec)
-        return QueryHashes(hashes, anchor_t, speed_idx, pair_id, samples.size / spec.sample_rate)
+        hashes, anchor_t, triplet_id = query_hashes(peaks, spec)
+        return QueryHashes(hashes, anchor_t, triplet_id, samples.size / spec.sample_rate)
 
     def score(self, query: QueryHashes, *, limit: int = _TOP_TRACKS) -> list[Match]:
-        """Look the query's hashes up and vote on (track, speed, offset)."""
+        """Look the query's hashes up and vote on (track, trial speed, offset)."""
         spec = self.spec
-        hashes, anchor_t, speed_idx, pair_id = (
-            query.hashes,
-            query.anchor_time,
-            query.speed_index,
-            query.pair_id,
-        )
         seconds = query.seconds
-        n_query = int(np.unique(pair_id).size) if pair_id.size else 0
-        probe, position = self.index.lookup(hashes)
+        n_query = int(np.unique(query.triplet_id).size) if query.triplet_id.size else 0
+        probe, position = self.index.lookup(query.hashes)
         if probe.size == 0:
             return []
         slot = self.index.slot_of_positions(position)
         local = position - self.index.slot_base(slot)
-        speed = speed_idx[probe]
-        diff = local - np.rint(anchor_t[probe]).astype(np.int64)
+        q_time = query.anchor_time[probe]
+        # The hashes do not depend on speed; the alignment does: a query anchor at
+        # frame t of audio played at speed s sits at t * s in the track. Every
+        # candidate votes at every trial speed; the true speed gathers the votes.
+        speeds = np.asarray(spec.speeds, dtype=np.float64)
+        n_speeds = speeds.size
+        anchor_frame = np.rint(q_time[:, None] * speeds[None, :]).astype(np.int64)
+        diff = (local[:, None] - anchor_frame).ravel()
+        anchor_frame = anchor_frame.ravel()
+        speed = np.tile(np.arange(n_speeds, dtype=np.int64), probe.size)
+        slot = np.repeat(slot, n_speeds)
+        position = np.repeat(position, n_speeds)
+        q_time = np.repeat(q_time, n_speeds)
+        local = np.repeat(local, n_speeds)
         key = (slot << 40) | (speed << 32) | (diff + (1 << 31))
-        # A stored hash votes once per alignment, however many query pairs reach it:
-        # dense query peaks and multi-probing can reach one entry several times, and
-        # sustained tones in unrelated music would otherwise pile up votes.
-        # (position, speed, query anchor frame) identifies a vote: one int64 per vote.
-        anchor_frame = local - diff
+        # A stored entry votes once per alignment, however many query triplets reach
+        # it: multi-probing can reach one entry several times, and sustained tones in
+        # unrelated music would otherwise pile up votes.
         vote = (position << 24) | (speed << 20) | np.clip(anchor_frame, 0, (1 << 20) - 1)
         _, first_vote = np.unique(vote, return_index=True)
         keys, counts = np.unique(key[first_vote], return_counts=True)
@@ -131,20 +134,26 @@ class Matcher:
         tolerant = counts.copy()
         for step in range(1, OFFSET_TOLERANCE + 1):
             for neighbour in (keys - step, keys + step):
-                at = np.searchsorted(keys, neighbour)
-                at_c = np.minimum(at, keys.size - 1)
-                found = keys[at_c] == neighbour
-                tolerant += np.where(found, counts[at_c], 0)
-        # Best (speed, offset) per track.
-        order = np.argsort(-tolerant, kind="stable")
-        best_slots, first = np.unique(keys[order] >> 40, return_index=True)
+                at = np.minimum(np.searchsorted(keys, neighbour), keys.size - 1)
+                tolerant += np.where(keys[at] == neighbour, counts[at], 0)
+        # Best (speed, offset) per track; on a tie (neighbouring trial speeds drift
+        # apart by less than the tolerance over a short query) the exact alignment,
+        # then the speed nearest 1, wins.
+        off_nominal = np.abs(speeds[(keys >> 32) & 0xFF] - 1.0)
+        order = np.lexsort((off_nominal, -counts, -tolerant))
+        _, first = np.unique(keys[order] >> 40, return_index=True)
         best = order[first]
         ranking = best[np.argsort(-tolerant[best], kind="stable")][:limit]
 
-        top_slots = keys[ranking] >> 40
-        near = np.isin(slot, top_slots)
-        slot, speed, diff, position = slot[near], speed[near], diff[near], position[near]
-        probe = probe[near]
+        near = np.isin(slot, keys[ranking] >> 40)
+        slot, speed, diff, position, q_time, local = (
+            slot[near],
+            speed[near],
+            diff[near],
+            position[near],
+            q_time[near],
+            local[near],
+        )
         found: list[dict] = []
         for k in ranking:
             k_slot = int(keys[k] >> 40)
@@ -154,14 +163,14 @@ class Matcher:
                 (slot == k_slot) & (speed == k_speed) & (np.abs(diff - k_diff) <= OFFSET_TOLERANCE)
             )
             entries_hit = np.unique(position[aligned])
-            s = spec.speeds[k_speed]
-            q_times = anchor_t[probe[aligned]] / s  # query frames
+            q_times = q_time[aligned]
+            k_speed_value, k_shift = _fit_alignment(q_times, local[aligned], speeds[k_speed])
             seconds_hit = np.unique(np.floor(q_times * spec.frame_seconds).astype(np.int64))
             found.append(
                 {
                     "slot": k_slot,
-                    "speed": s,
-                    "diff": k_diff,
+                    "speed": k_speed_value,
+                    "diff": k_shift,
                     "hits": int(entries_hit.size),
                     "start": float(q_times.min()),
                     "end": float(q_times.max()),
@@ -194,6 +203,28 @@ class Matcher:
             )
         matches.sort(key=lambda m: (-m.confidence, -m.hits))
         return matches
+
+
+def _fit_alignment(q_times: np.ndarray, local: np.ndarray, trial: float) -> tuple[float, float]:
+    """Speed and shift of the aligned hits (track frame = speed * query frame + shift).
+
+    The trial grid is coarser than what a long query can tell apart, so the speed is
+    the least-squares slope of the hits, reported on a 0.5 % grid (the playout
+    speeds worth telling apart), or the trial speed when the hits span too little
+    time to measure a slope.
+    """
+    speed = trial
+    if q_times.size >= 3 and np.ptp(q_times) >= 64:
+        slope = float(np.polyfit(q_times, local.astype(np.float64), 1)[0])
+        if abs(slope - trial) <= 0.01:
+            speed = slope
+    speed = round(speed / _SPEED_STEP) * _SPEED_STEP
+    speed = round(min(max(speed, 1.0 - SPEC.max_speed_change), 1.0 + SPEC.max_speed_change), 4)
+    shift = float(np.median(local - speed * q_times))
+    return speed, shift
+
+
+_SPEED_STEP = 0.005
 
 
 # Confidence is 1 - exp(-margin / _MARGIN_SCALE), margin = hits - second_hits. The

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 
 # Queries shorter than this are refused: below it too few hashes survive a radio
 # chain to tell a match from chance.
@@ -29,26 +29,36 @@ class FingerprintSpec:
     # Peak neighbourhoods (frames, bins): stored tracks keep only peaks that dominate a
     # wide area; queries use a smaller one, so they see a superset of the stored
     # peaks even when noise weakens some of them.
-    ref_peak_frames: int = 9
-    ref_peak_bins: int = 24
+    ref_peak_frames: int = 6
+    ref_peak_bins: int = 16
     query_peak_frames: int = 5
     query_peak_bins: int = 12
     # Density caps (peaks per second, strongest kept, measured over 1 s blocks of
     # the prominence ranking).
     ref_peaks_per_s: int = 12
-    query_peaks_per_s: int = 24
-    # Target zone: pairs (anchor, target) with 1 <= dt <= max_dt frames and
-    # |log2(f2/f1)| <= max_octaves. Stored tracks keep the fan_out nearest targets.
+    query_peaks_per_s: int = 36
+    # Target zone: targets come 1 <= dt <= max_dt frames after the anchor, within
+    # max_octaves of it. Stored tracks make triplets from each anchor's fan_out nearest
+    # targets; queries (denser peaks) from their query_fan_out nearest, so the stored
+    # targets are usually among them.
     min_dt: int = 1
     max_dt: int = 40
     max_octaves: float = 1.0
-    fan_out: int = 2
-    # Hash quantisation: log-frequency cells per octave, and dt cell width in frames.
+    fan_out: int = 3
+    query_fan_out: int = 8
+    # Peak frequency unit (log cells per octave above fmin) and the key's quantisation.
     cells_per_octave: int = 24
-    dt_cell: float = 1.0
-    # Query side: trial speeds and multi-probe margin (fraction of a cell).
-    speeds: tuple[float, ...] = (0.98, 0.99, 1.0, 1.01, 1.02)
-    probe_margin: float = 0.25
+    interval_cells_per_octave: int = 32
+    anchor_bands_per_octave: int = 6
+    ratio_cells: int = 16
+    min_span: float = 1.0
+    span_cell_ratio: float = 1.08
+    # Playback speed handled: +-2 % (pitch and tempo together).
+    max_speed_change: float = 0.02
+    # Query side: multi-probe margins (fraction of a cell) for band, interval b,
+    # interval c, time ratio and span, and the trial speeds votes are counted at.
+    probe_margins: tuple[float, ...] = (0.2, 0.25, 0.25, 0.2, 0.35)
+    speeds: tuple[float, ...] = (0.98, 0.985, 0.99, 0.995, 1.0, 1.005, 1.01, 1.015, 1.02)
 
     @property
     def frame_seconds(self) -> float:
