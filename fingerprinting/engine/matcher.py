@@ -228,9 +228,9 @@ _SPEED_STEP = 0.005
 
 
 # Confidence is 1 - exp(-margin / _MARGIN_SCALE), margin = hits - second_hits. The
-# scale puts 0.70 at a margin of _MARGIN_AT_THRESHOLD hits, twice the largest margin any
-# null query reached on the benchmark (10 s windows of held-out music and of speech);
-# see bench/README.md, "Calibration".
+# scale puts 0.70 at a margin of _MARGIN_AT_THRESHOLD hits, one more than the largest
+# margin any of the benchmark's 2,152 null windows reached with v2 (5 s and 10 s windows
+# of held-out music and of speech, clean and degraded); see bench/README.md, "Calibration".
 _MARGIN_AT_THRESHOLD = 6.0
 _MARGIN_SCALE = _MARGIN_AT_THRESHOLD / math.log(1.0 / (1.0 - DEFAULT_THRESHOLD))
 

@@ -326,3 +326,15 @@ def test_source_path_reported_is_the_path_given(tmp_path):
     with pytest.raises(DecodeError) as caught:
         decode(path)
     assert caught.value.source == str(path)
+
+
+def test_vectorised_xxh32_equals_the_xxhash_package():
+    import xxhash
+
+    from fingerprinting.engine.hashing import xxh32_u32
+
+    keys = np.random.default_rng(32).integers(0, 2**32, 1000, dtype=np.int64)
+    keys[:3] = (0, 1, 2**32 - 1)
+    expected = [xxhash.xxh32_intdigest(int(k).to_bytes(4, "little"), 2) for k in keys]
+
+    assert xxh32_u32(keys, 2).tolist() == expected
