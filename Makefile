@@ -42,6 +42,7 @@ test: venv
 	$(VENV)/bin/ruff format --check .
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

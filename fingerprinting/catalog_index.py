@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from fingerprinting.engine import FINGERPRINT_VERSION, Index
+from fingerprinting.engine import FINGERPRINT_VERSION, FingerprintError, Index
 from fingerprinting.models import TrackFingerprint
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def catalog_index() -> CatalogIndex:
                 try:
                     _shared = CatalogIndex.load(snapshot)
                     logger.info("fingerprint index loaded from snapshot %s", snapshot)
-                except (OSError, ValueError) as exc:
+                except (OSError, ValueError, FingerprintError) as exc:
                     logger.warning(
                         "fingerprint snapshot %s unusable (%s); building from the database",
                         snapshot,

@@ -25,14 +25,22 @@ def main() -> int:
 
         cfg = dj_database_url.parse(database_url)
         try:
-            psycopg2.connect(
+            server = psycopg2.connect(
                 dbname="postgres",
                 user=cfg["USER"] or None,
                 password=cfg["PASSWORD"] or None,
                 host=cfg["HOST"] or None,
                 port=cfg["PORT"] or None,
                 connect_timeout=3,
-            ).close()
+            )
+            # The suite makes its own test_<name> database, but `makemigrations --check`
+            # reads the named one: create it on a fresh server so that check is clean.
+            server.autocommit = True
+            with server.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]])
+                if cursor.fetchone() is None:
+                    cursor.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+            server.close()
         except psycopg2.Error as exc:
             problems.append(
                 f"PostgreSQL at {cfg['HOST']}:{cfg['PORT']} is unreachable: {str(exc).strip()}"
