@@ -18,6 +18,8 @@ from django.db.models import Q
 from artists.storage import PrivateStorage
 from zamio.models import TimeStampedModel
 
+HALF_PESEWA = Decimal("0.005")
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
@@ -339,8 +341,14 @@ class StationInvoice(TimeStampedModel):
             models.UniqueConstraint(
                 fields=["period", "station"], name="royalties_one_invoice_per_station_period"
             ),
+            # total = subtotal + VAT, to the pesewa. Written as a half-pesewa window: on
+            # PostgreSQL's exact numeric it is the same as equality for 2-dp amounts, and it
+            # also holds on SQLite (the demo), which stores decimals as floating point.
             models.CheckConstraint(
-                condition=Q(total=models.F("subtotal") + models.F("vat_amount")),
+                condition=Q(
+                    total__gte=models.F("subtotal") + models.F("vat_amount") - HALF_PESEWA,
+                    total__lte=models.F("subtotal") + models.F("vat_amount") + HALF_PESEWA,
+                ),
                 name="royalties_invoice_total_adds_up",
             ),
         ]

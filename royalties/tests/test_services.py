@@ -551,3 +551,17 @@ def test_unpaid_invoices_past_their_due_date_become_overdue_and_the_station_is_t
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.OVERDUE
     assert Notification.objects.filter(user=manager, kind="invoice_overdue").count() == 1
+
+
+def test_an_invoice_total_off_by_one_pesewa_is_refused_by_the_database(world):
+    from django.db import IntegrityError, transaction
+
+    play(world, accra(2025, 3, 4, 12, 0))
+    _close(date(2025, 3, 1))
+    invoice = StationInvoice.objects.get(station=world.station)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StationInvoice.objects.filter(pk=invoice.pk).update(total=invoice.total + Decimal("0.01"))
+
+    invoice.refresh_from_db()
+    assert invoice.total == invoice.subtotal + invoice.vat_amount
