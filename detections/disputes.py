@@ -96,6 +96,7 @@ _EVIDENCE_TYPES = {
     ".txt": ("text/plain", lambda b: _is_text(b)),
     ".csv": ("text/csv", lambda b: _is_text(b)),
 }
+EVIDENCE_MEDIA_TYPES = sorted({media_type for media_type, _check in _EVIDENCE_TYPES.values()})
 
 
 def _is_text(data: bytes) -> bool:

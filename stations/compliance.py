@@ -38,6 +38,7 @@ _TYPES = {
     ),
     ".csv": ("text/csv", lambda b: b"\x00" not in b),
 }
+MEDIA_TYPES = sorted({media_type for media_type, _check in _TYPES.values()})
 
 
 def month_start(value: date) -> date:

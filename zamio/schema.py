@@ -53,3 +53,15 @@ def document_error_responses(result, generator, request, public):
                 response = responses.setdefault(code, {"description": description})
                 response.setdefault("content", {}).setdefault("application/json", {"schema": ref})
     return result
+
+
+def file_responses(media_types, *, description: str = "The file.") -> dict:
+    """`responses=` for an endpoint that streams a stored file: one 200 entry per media type it
+    may answer with, so the schema promises the Content-Type the client will really get."""
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiResponse
+
+    return {
+        (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=description)
+        for media_type in sorted(set(media_types))
+    }

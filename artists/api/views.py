@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import django_filters
 from django.http import FileResponse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -17,6 +16,7 @@ from artists.models import (
     Publisher,
     PublisherArtistRelationship,
 )
+from artists.services import KYC_FILE_SIGNATURES
 from users.models import Role
 from users.permissions import (
     IsArtist,
@@ -27,6 +27,7 @@ from users.permissions import (
     has_staff_role,
 )
 from zamio.errors import Forbidden, NotFound
+from zamio.schema import file_responses
 
 IsArtistOrPublisher = has_role(Role.ARTIST, Role.PUBLISHER)
 IsCatalogueUser = has_role(Role.ARTIST, Role.PUBLISHER, Role.ADMIN)
@@ -453,7 +454,9 @@ class KycDocumentFileApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The document.")},
+        responses=file_responses(
+            [kind for kind, _suffix in KYC_FILE_SIGNATURES.values()], description="The document."
+        ),
         tags=["kyc"],
     )
     def get(self, request, pk: int):

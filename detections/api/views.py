@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.http import FileResponse, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from detections import analytics_selectors, disputes, selectors, services
 from detections.analytics_selectors import RollupQuery
 from detections.api import serializers as s
+from detections.disputes import EVIDENCE_MEDIA_TYPES
 from detections.models import (
     ACTIVE_DISPUTE_STATUSES,
     Dispute,
@@ -44,6 +45,7 @@ from users.models import Role, StaffRole
 from users.permissions import IsAuthenticatedUser, IsStaff, IsStation, has_role, has_staff_role
 from zamio.errors import DomainError, Forbidden
 from zamio.filters import IsoDateTimeFilter
+from zamio.schema import file_responses
 
 IsPlayReader = has_role(Role.ADMIN, Role.STATION, Role.ARTIST, Role.PUBLISHER)
 IsPlayReviewer = has_staff_role(StaffRole.SUPPORT)
@@ -445,7 +447,7 @@ class DisputeEvidenceFileApi(APIView):
     permission_classes = [IsPlayReader]
 
     @extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The file.")},
+        responses=file_responses(EVIDENCE_MEDIA_TYPES),
         tags=["disputes"],
     )
     def get(self, request, pk: int, evidence_pk: int):

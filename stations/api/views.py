@@ -5,7 +5,6 @@ from datetime import date
 import django_filters
 from django.db.models import Q
 from django.http import FileResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from stations import compliance, playlogs, selectors, services
 from stations.api import serializers as s
+from stations.compliance import MEDIA_TYPES as COMPLIANCE_MEDIA_TYPES
 from stations.models import (
     ComplianceDocument,
     ComplianceDocumentType,
@@ -27,6 +27,7 @@ from stations.models import (
 from users.models import Role, StaffRole
 from users.permissions import IsAuthenticatedUser, has_role, has_staff_role
 from zamio.errors import Forbidden, NotFound
+from zamio.schema import file_responses
 
 IsStationOrStaff = has_role(Role.STATION, Role.ADMIN)
 # Station operations (verify, monitoring, links on/off): support staff and superadmins.
@@ -514,7 +515,7 @@ class ComplianceDocumentFileApi(APIView):
     permission_classes = [IsRecordsReader]
 
     @extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The document.")},
+        responses=file_responses(COMPLIANCE_MEDIA_TYPES, description="The document."),
         tags=["compliance"],
     )
     def get(self, request, pk: int):
