@@ -122,14 +122,28 @@ def platform_account(code: str) -> Account:
             spec = PLATFORM_ACCOUNTS[code]
         except KeyError:
             raise ValueError(f"Unknown platform account {code!r}.") from None
+    return _account(
+        f"platform:{code}",
+        kind=spec.kind,
+        name=spec.name,
+        normal_side=spec.normal_side,
+        may_go_negative=spec.may_go_negative,
+    )
+
+
+def _account(
+    code: str, *, kind: str, name: str, normal_side: str, may_go_negative: bool, **owner: int
+) -> Account:
+    """The account with `code`, created on first use with these properties."""
     account, _ = Account.objects.get_or_create(
-        code=f"platform:{code}",
+        code=code,
         defaults={
-            "kind": spec.kind,
-            "name": spec.name,
-            "normal_side": spec.normal_side,
-            "may_go_negative": spec.may_go_negative,
+            "kind": kind,
+            "name": name,
+            "normal_side": normal_side,
+            "may_go_negative": may_go_negative,
             "currency": settings.CURRENCY,
+            **owner,
         },
     )
     return account
@@ -139,37 +153,29 @@ def account_for_user(*, user_id: int, kind: str = AccountKind.WALLET) -> Account
     """The user's account of `kind` (a payee wallet), created on first use."""
     if kind != AccountKind.WALLET:
         raise ValueError(f"Users hold only wallet accounts, not {kind!r}.")
-    account, _ = Account.objects.get_or_create(
-        code=f"user:{user_id}:wallet",
-        defaults={
-            "kind": kind,
-            "name": f"Wallet of user {user_id}",
-            "user_id": user_id,
-            "normal_side": NormalSide.CREDIT,
-            "may_go_negative": False,
-            "currency": settings.CURRENCY,
-        },
+    return _account(
+        f"user:{user_id}:wallet",
+        kind=kind,
+        name=f"Wallet of user {user_id}",
+        normal_side=NormalSide.CREDIT,
+        may_go_negative=False,
+        user_id=user_id,
     )
-    return account
 
 
 def account_for_station(*, station_id: int, kind: str = AccountKind.STATION_RECEIVABLE) -> Account:
     """The station's receivable ("station:<id>:receivable"), created on first use."""
     if kind != AccountKind.STATION_RECEIVABLE:
         raise ValueError(f"Stations hold only receivable accounts, not {kind!r}.")
-    account, _ = Account.objects.get_or_create(
-        code=f"station:{station_id}:receivable",
-        defaults={
-            "kind": kind,
-            "name": f"Receivable from station {station_id}",
-            "station_id": station_id,
-            "normal_side": NormalSide.DEBIT,
-            # A prepaying station (or a credit note) leaves the receivable below zero.
-            "may_go_negative": True,
-            "currency": settings.CURRENCY,
-        },
+    # A prepaying station (or a credit note) leaves the receivable below zero.
+    return _account(
+        f"station:{station_id}:receivable",
+        kind=kind,
+        name=f"Receivable from station {station_id}",
+        normal_side=NormalSide.DEBIT,
+        may_go_negative=True,
+        station_id=station_id,
     )
-    return account
 
 
 # --- Ledger ------------------------------------------------------------------------------
