@@ -40,14 +40,11 @@ def _prepare_environment() -> str:
         sys.exit("The benchmark needs PostgreSQL (DATABASE_URL=postgres://...).")
     bench_url = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
     admin_url = urlunsplit(parts._replace(path="/postgres"))
-    import psycopg2
+    import psycopg
 
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    conn.close()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
     os.environ["DATABASE_URL"] = bench_url
     # Tasks queued on commit (notifications) go to an in-process broker nobody consumes.
     os.environ["REDIS_URL"] = ""

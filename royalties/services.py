@@ -546,12 +546,13 @@ def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     writer = csv.writer(buffer, lineterminator="\n")
     for r in rows:
         writer.writerow([r"\N" if v is None else v for v in r])
-    buffer.seek(0)
-    with connection.cursor() as cursor:
-        cursor.copy_expert(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-            buffer,
-        )
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as copy,
+    ):
+        copy.write(buffer.getvalue())
 
 
 def _lines_insert(pairs: Iterable[tuple[RowHead, Iterable[LinePlan]]]) -> int:

@@ -21,27 +21,27 @@ def main() -> int:
     if not database_url.startswith(("postgres://", "postgresql://")):
         problems.append(f"DATABASE_URL must name a PostgreSQL server (got {database_url!r}).")
     else:
-        import psycopg2
+        import psycopg
 
         cfg = dj_database_url.parse(database_url)
         try:
-            server = psycopg2.connect(
+            # The suite makes its own test_<name> database, but `makemigrations --check`
+            # reads the named one: create it on a fresh server so that check is clean.
+            with psycopg.connect(
                 dbname="postgres",
                 user=cfg["USER"] or None,
                 password=cfg["PASSWORD"] or None,
                 host=cfg["HOST"] or None,
                 port=cfg["PORT"] or None,
                 connect_timeout=3,
-            )
-            # The suite makes its own test_<name> database, but `makemigrations --check`
-            # reads the named one: create it on a fresh server so that check is clean.
-            server.autocommit = True
-            with server.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]])
-                if cursor.fetchone() is None:
-                    cursor.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
-            server.close()
-        except psycopg2.Error as exc:
+                autocommit=True,
+            ) as server:
+                found = server.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]
+                ).fetchone()
+                if found is None:
+                    server.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+        except psycopg.Error as exc:
             problems.append(
                 f"PostgreSQL at {cfg['HOST']}:{cfg['PORT']} is unreachable: {str(exc).strip()}"
             )

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from zamio import env
 
@@ -96,10 +97,6 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 DATABASE_URL = env.string("DATABASE_URL", f"sqlite:///{VAR_DIR / 'zamio.sqlite3'}")
-# Under ASGI (Daphne) each request runs in a thread of its own and a persistent connection
-# stays with the thread that opened it, so connections pile up until PostgreSQL refuses
-# more: the default is a connection per request. Celery workers and commands may keep theirs
-# (DATABASE_CONN_MAX_AGE=60), or put a pooler in front of PostgreSQL.
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0)
@@ -109,6 +106,24 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo runs Celery eagerly and Daphne in one process; give writers time.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif env.integer("DATABASE_POOL_MAX_SIZE", 8) > 0:
+    # On PostgreSQL each process keeps a pool of open connections (psycopg 3, Django's
+    # native pool): a request borrows one and gives it back when it ends. Under ASGI
+    # (Daphne) every request runs in a thread of its own, so connections kept per thread
+    # (CONN_MAX_AGE) pile up until PostgreSQL refuses more, and a connection per request
+    # costs a new PostgreSQL backend each time. DATABASE_POOL_MAX_SIZE=0 turns the pool
+    # off (behind a transaction-mode PgBouncer, say); see docs/database.md.
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured(
+            "DATABASE_CONN_MAX_AGE keeps connections per thread; with the connection pool "
+            "(DATABASE_POOL_MAX_SIZE > 0) leave it at 0."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.integer("DATABASE_POOL_MIN_SIZE", 1),
+        "max_size": env.integer("DATABASE_POOL_MAX_SIZE", 8),
+        # A request waits at most this long for a free connection, then fails (500).
+        "timeout": env.integer("DATABASE_POOL_TIMEOUT_SECONDS", 10),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, channel layer ----------------------------
@@ -116,7 +131,7 @@ REDIS_URL = env.string("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "zamio.cache.RedisCache",  # one client per process (see the module)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.string("CACHE_KEY_PREFIX", "zamio"),
         }
