@@ -13,6 +13,11 @@ Rollups are maintained rows, not queries over PlayLog:
   import, an admin script) are counted the next time their cell moves. The lock is per
   station-day, so stations never wait on each other, and a station's windows are
   analysed one after another anyway.
+- `TrackMonthly` (month × track, all stations) is PlayDaily summed over a month, for
+  platform-wide rollups over months. Each recount of a PlayDaily cell returns how much
+  the cell changed, and that delta is added to the month row of its track in the same
+  transaction (a row shared by every station cannot be recounted safely under a
+  station-day lock: see `_monthly_add`). `rollups_rebuild` recounts it from PlayDaily.
 - `DetectionHealthDaily` is recounted from MatchCache by a Beat task every few minutes:
   windows are many and cheap, and their health is not money, so a few minutes of lag are
   fine and the tracker's hot path stays free of another write.
@@ -37,7 +42,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from detections.models import (
@@ -47,6 +52,7 @@ from detections.models import (
     PlayDaily,
     PlayLog,
     StationDaily,
+    TrackMonthly,
     VerificationStatus,
 )
 
@@ -113,8 +119,11 @@ _RECOUNT_STATION = (
 _LOCK_SPACE = 0x2A000000
 
 
-def _station_day_recount(*, station_id: int, day: date, track_ids: set[int]) -> None:
-    """Recounts the cells of these tracks and the station's total for one station-day.
+def _station_day_recount(
+    *, station_id: int, day: date, track_ids: set[int]
+) -> dict[int, tuple[int, Decimal]]:
+    """Recounts the cells of these tracks and the station's total for one station-day;
+    returns how much each track's cell changed (plays, airtime), for TrackMonthly.
 
     Under a transaction-scoped advisory lock on (station, day), taken before the counting
     statements start: a concurrent change of the same station-day waits until this one
@@ -122,21 +131,82 @@ def _station_day_recount(*, station_id: int, day: date, track_ids: set[int]) -> 
     change is lost. Stations never wait on each other.
     """
     start, end = _day_bounds(day)
+    cells = PlayDaily.objects.filter(station_id=station_id, day=day, track_id__in=track_ids)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE ^ station_id, day.toordinal()]
             )
+        before = {
+            t: (n, a) for t, n, a in cells.values_list("track_id", "plays", "airtime_seconds")
+        }
         for track_id in sorted(track_ids):
             cursor.execute(
                 _RECOUNT_CELL, [day, station_id, track_id, station_id, track_id, start, end]
             )
         cursor.execute(_RECOUNT_STATION, [day, station_id, station_id, start, end])
+        after = {t: (n, a) for t, n, a in cells.values_list("track_id", "plays", "airtime_seconds")}
     # An emptied cell is deleted, so "distinct stations/tracks" never counts it.
-    PlayDaily.objects.filter(
-        station_id=station_id, day=day, track_id__in=track_ids, plays=0
-    ).delete()
+    cells.filter(plays=0).delete()
     StationDaily.objects.filter(station_id=station_id, day=day, plays=0).delete()
+    zero = (0, Decimal("0.00"))
+    return {
+        t: (
+            after.get(t, zero)[0] - before.get(t, zero)[0],
+            after.get(t, zero)[1] - before.get(t, zero)[1],
+        )
+        for t in track_ids
+    }
+
+
+_MONTHLY_ADD = (
+    "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (track_id, month) DO UPDATE "
+    "SET plays = detections_trackmonthly.plays + excluded.plays, "
+    "airtime_seconds = detections_trackmonthly.airtime_seconds + excluded.airtime_seconds"
+)
+# PostgreSQL checks the proposed row of an upsert (plays >= 0) before it finds the
+# conflict, so a decrease is an UPDATE of the row the decreased cell was counted in.
+_MONTHLY_SUBTRACT = (
+    "UPDATE detections_trackmonthly SET plays = plays + %s, airtime_seconds = airtime_seconds + %s "
+    "WHERE month = %s AND track_id = %s"
+)
+_MONTHLY_RECOUNT = (
+    "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
+    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
+    "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
+    "ON CONFLICT (track_id, month) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
+)
+
+
+def _monthly_add(changes: dict[tuple[date, int], tuple[int, Decimal]]) -> None:
+    """Adds the changes of PlayDaily cells to their TrackMonthly rows.
+
+    Deltas, not recounts: a track's month row sums cells of every station, and stations
+    are recounted concurrently under their own locks, so a recount of the row could miss
+    another station's uncommitted change; an added delta waits on the row lock instead and
+    cannot lose one. Each delta is the difference of an exact recount of its cell, so the
+    row stays equal to the sum of PlayDaily. Rows are updated in (month, track) order, so
+    two changes never wait on each other in a cycle.
+    """
+    with connection.cursor() as cursor:
+        for (month, track_id), (plays, airtime) in sorted(changes.items()):
+            if not plays and not airtime:
+                continue
+            if plays >= 0 and airtime >= 0:
+                cursor.execute(_MONTHLY_ADD, [month, track_id, plays, airtime])
+                continue
+            cursor.execute(_MONTHLY_SUBTRACT, [plays, airtime, month, track_id])
+            if cursor.rowcount == 0:
+                # No row to subtract from: the rows were never filled for this month (cells
+                # written by other means); count it from its cells instead.
+                end = (month + timedelta(days=32)).replace(day=1)
+                cursor.execute(_MONTHLY_RECOUNT, [month, track_id, track_id, month, end])
+    emptied = Q()
+    for month, track_id in changes:
+        emptied |= Q(month=month, track_id=track_id)
+    TrackMonthly.objects.filter(emptied, plays__lte=0).delete()
 
 
 def _versions_bump_on_commit(station_ids: set[int]) -> None:
@@ -161,8 +231,14 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
     for share in (before, after):
         if share is not None:
             cells[(share.station_id, share.day)].add(share.track_id)
+    monthly: dict[tuple[date, int], tuple[int, Decimal]] = {}
     for (station_id, day), track_ids in sorted(cells.items()):
-        _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
+        changes = _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
+        for track_id, (plays, airtime) in changes.items():
+            key = (day.replace(day=1), track_id)
+            n, a = monthly.get(key, (0, Decimal(0)))
+            monthly[key] = (n + plays, a + airtime)
+    _monthly_add(monthly)
     _versions_bump_on_commit({station_id for station_id, _day in cells})
     if (
         after is not None
@@ -174,8 +250,9 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
 
 def rollups_rebuild(*, date_from: date, date_to: date) -> int:
     """Recounts PlayDaily and StationDaily for [date_from, date_to] from PlayLog (backfill
-    and repair); returns the PlayDaily rows written. Locks both tables meanwhile (on
-    PostgreSQL) so the tracker's deltas wait and land on the recounted rows."""
+    and repair), and TrackMonthly for the months they touch from PlayDaily; returns the
+    PlayDaily rows written. Locks the three tables meanwhile (on PostgreSQL) so the
+    tracker's changes wait and land on the recounted rows."""
     tz = timezone.get_current_timezone()
     start = datetime.combine(date_from, datetime.min.time(), tzinfo=tz)
     end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=tz)
@@ -192,7 +269,8 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "LOCK TABLE detections_playdaily, detections_stationdaily IN EXCLUSIVE MODE"
+                    "LOCK TABLE detections_playdaily, detections_stationdaily, "
+                    "detections_trackmonthly IN EXCLUSIVE MODE"
                 )
         PlayDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
         StationDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -224,8 +302,32 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             ],
             batch_size=5000,
         )
+        _monthly_recount(date_from.replace(day=1), date_to)
         _versions_bump_on_commit(set())
     return written
+
+
+def _monthly_recount(first: date, last: date) -> None:
+    """Rewrites the TrackMonthly rows of the months from `first` (a first day) to the month
+    of `last` as sums of their PlayDaily cells (whole months, all days)."""
+    end = (last.replace(day=1) + timedelta(days=32)).replace(day=1)
+    TrackMonthly.objects.filter(month__gte=first, month__lt=end).delete()
+    rows = (
+        PlayDaily.objects.filter(day__gte=first, day__lt=end)
+        .annotate(month=TruncMonth("day"))
+        .values("month", "track_id")
+        .annotate(n=Sum("plays"), airtime=Sum("airtime_seconds"))
+        .order_by()
+    )
+    TrackMonthly.objects.bulk_create(
+        (
+            TrackMonthly(
+                month=r["month"], track_id=r["track_id"], plays=r["n"], airtime_seconds=r["airtime"]
+            )
+            for r in rows.iterator(chunk_size=5000)
+        ),
+        batch_size=5000,
+    )
 
 
 # --- Detection health ---------------------------------------------------------------------

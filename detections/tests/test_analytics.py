@@ -5,12 +5,12 @@ its own numbers, caches follow changes, first plays and the daily digest."""
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import TruncDate, TruncMonth
 from django.test import TestCase
 
 from detections import analytics, disputes, services
@@ -22,6 +22,7 @@ from detections.models import (
     PlayDaily,
     PlayLog,
     StationDaily,
+    TrackMonthly,
 )
 from detections.tests.factories import T0, PlayLogFactory
 from detections.tests.parties import Parties
@@ -73,6 +74,22 @@ def _rollup_cells() -> dict:
     }
 
 
+def _monthly_cells() -> dict:
+    """TrackMonthly as {(month, track): (plays, airtime)}."""
+    return {(r.month, r.track_id): (r.plays, r.airtime_seconds) for r in TrackMonthly.objects.all()}
+
+
+def _direct_monthly_cells() -> dict:
+    """The same counted directly over PlayLog (Accra months, rejected plays excluded)."""
+    rows = (
+        PlayLog.objects.exclude(verification_status="rejected")
+        .annotate(month=TruncMonth("started_at"))
+        .values("month", "track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+    )
+    return {(r["month"].date(), r["track_id"]): (r["n"], r["s"]) for r in rows}
+
+
 def _station_cells() -> dict:
     direct = (
         PlayLog.objects.exclude(verification_status="rejected")
@@ -115,6 +132,7 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
     assert {
         (r.day, r.station_id): (r.plays, r.airtime_seconds) for r in StationDaily.objects.all()
     } == _station_cells()
+    assert _monthly_cells() == _direct_monthly_cells()
 
     # The tracker: a new airing grows window by window, then another track ends it.
     fresh = TrackFactory(duration_seconds=60.0)
@@ -152,13 +170,93 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
     assert {
         (r.day, r.station_id): (r.plays, r.airtime_seconds) for r in StationDaily.objects.all()
     } == _station_cells()
+    monthly = _direct_monthly_cells()
+    assert _monthly_cells() == monthly
     assert (
         sum(n for n, _ in direct.values())
+        == sum(n for n, _ in monthly.values())
         == PlayLog.objects.exclude(verification_status="rejected").count()
     )
     # A recount from scratch agrees with what the services maintained.
+    TrackMonthly.objects.all().delete()
     analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
     assert _rollup_cells() == direct
+    assert _monthly_cells() == monthly
+
+
+def test_month_rows_follow_a_play_moved_across_months_and_rejected(parties):
+    # Given plays counted in March
+    _seed(parties, n=30)
+    play = PlayLog.objects.filter(verification_status="verified").first()
+    # When staff move one to April 30 (another month and track) and then reject another
+    disputes.play_override(
+        actor=parties.support,
+        play_id=play.pk,
+        track_id=parties.other_track.pk,
+        started_at=datetime(2025, 4, 30, 23, 0, tzinfo=UTC),
+        ended_at=datetime(2025, 4, 30, 23, 3, tzinfo=UTC),
+        reason="Aired in April.",
+    )
+    gone = PlayLog.objects.filter(verification_status="verified").exclude(pk=play.pk).first()
+    services.play_review(actor=parties.support, play_id=gone.pk, status="rejected")
+    # Then every month row equals a direct count, April's included
+    monthly = _direct_monthly_cells()
+    assert monthly[(date(2025, 4, 1), parties.other_track.pk)] == (1, Decimal("180.00"))
+    assert _monthly_cells() == monthly
+
+
+def test_platform_rollup_over_whole_months_and_partial_edges_equals_a_direct_count(parties):
+    # Given plays from mid-February to mid-April (Accra time is UTC)
+    rng = random.Random(5)
+    tracks = [parties.track, parties.other_track, TrackFactory(), TrackFactory()]
+    stations = [parties.station, parties.other_station]
+    start = datetime(2025, 2, 10, tzinfo=UTC)
+    for i in range(150):
+        at = start + timedelta(hours=rng.randrange(65 * 24))
+        PlayLogFactory(
+            station=rng.choice(stations),
+            track=rng.choice(tracks),
+            started_at=at,
+            ended_at=at + timedelta(seconds=200 + i),
+            duration_seconds=Decimal(200 + i),
+            alignment=at.timestamp() + i * 0.001,
+            verification_status=rng.choice(["verified", "verified", "rejected"]),
+        )
+    analytics.rollups_rebuild(date_from=date(2025, 2, 1), date_to=date(2025, 4, 30))
+    # When staff ask for Feb 20 - Apr 5: March from the month rows, the edges from the days
+    query = RollupQuery(date_from=date(2025, 2, 20), date_to=date(2025, 4, 5), top=4)
+    result = play_rollup(user=parties.support, query=query)
+    # Then tracks, artists and totals equal a count over exactly those days of PlayLog
+    counted = PlayLog.objects.exclude(verification_status="rejected").filter(
+        started_at__gte=datetime(2025, 2, 20, tzinfo=UTC),
+        started_at__lt=datetime(2025, 4, 6, tzinfo=UTC),
+    )
+    by_track = list(
+        counted.values("track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+        .order_by("-n", "-s", "track_id")
+    )
+    assert [(t["track_id"], t["plays"], t["airtime_seconds"]) for t in result["top_tracks"]] == [
+        (r["track_id"], r["n"], r["s"]) for r in by_track
+    ]
+    assert result["totals"]["distinct_tracks"] == len(by_track)
+    assert result["totals"]["plays"] == counted.count()
+    by_artist = dict(
+        counted.values_list("track__primary_artist").annotate(n=Count("id")).order_by()
+    )
+    assert {a["artist_id"]: a["plays"] for a in result["top_artists"]} == by_artist
+    # And a range inside one month (no whole month) agrees too
+    inside = play_rollup(
+        user=parties.support,
+        query=RollupQuery(date_from=date(2025, 3, 3), date_to=date(2025, 3, 30)),
+    )
+    assert (
+        inside["totals"]["plays"]
+        == counted.filter(
+            started_at__gte=datetime(2025, 3, 3, tzinfo=UTC),
+            started_at__lt=datetime(2025, 3, 31, tzinfo=UTC),
+        ).count()
+    )
 
 
 def _query(**kwargs) -> RollupQuery:
