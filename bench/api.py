@@ -2,23 +2,28 @@
 real HTTP, against a year of plays.
 
     python bench/api.py [--plays 1000000] [--stations 200] [--tracks 10000]
-                        [--clients 16] [--requests 200] [--workers 3] [--only NAME]
+                        [--clients 16] [--requests 200] [--workers CORES] [--only NAME]
+                        [--keep] [--solo-only] [--env NAME=VALUE] [--out FILE]
 
-Creates (drops first) its own database, zamio_bench_api, on the PostgreSQL server of
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432), migrates it and seeds:
-200 stations over Ghana's regions and the five classes, each with a station account;
-3,000 artists (2,000 with accounts), 50 publishers representing 600 of them; 10,000
-tracks whose airplay follows a Zipf curve (a few hits, a long tail, as on radio);
-1,000,000 PlayLogs over the 12 months up to yesterday (COPY), the rollup rows counted
-from them in SQL, a year of detection-health rows, and for 20 stations a week of their
-own logged entries plus the analysed windows (sampled capture) that cover them.
+Creates its own database, zamio_bench_api, on the PostgreSQL server of DATABASE_URL
+(default postgres://postgres@127.0.0.1:5432), migrates it and seeds: 200 stations over
+Ghana's regions and the five classes, each with a station account; 3,000 artists (2,000
+with accounts), 50 publishers representing 600 of them; 10,000 tracks whose airplay
+follows a Zipf curve (a few hits, a long tail, as on radio); 1,000,000 PlayLogs over the
+12 months up to yesterday (COPY), the rollup rows counted from them in SQL (day x station
+x track, day x station, month x track), a year of detection-health rows, and for 20
+stations a week of their own logged entries plus the analysed windows (sampled capture)
+that cover them. The database is dropped at the end unless --keep, which also reuses a
+database an earlier --keep run seeded with the same parameters (seeding takes minutes).
 
 It then starts Daphne workers (subprocesses sharing one listening socket, as behind a
-proxy) on 127.0.0.1 and drives each portal endpoint with 16 concurrent clients over
-keep-alive HTTP, every request as a randomly chosen account with random dates, twice:
-with the analytics cache off (every rollup computed from the rollup rows) and on
-(Redis, as deployed). Prints p50/p95 per endpoint and writes bench/results/api.json.
-Target: p95 <= 200 ms for every endpoint.
+proxy) on 127.0.0.1 and drives each portal endpoint over keep-alive HTTP, every request
+as a randomly chosen account with random dates: one client alone, then 16 concurrent
+clients with the analytics cache off (every rollup computed from the rollup rows) and on
+(Redis, as deployed). For each it prints p50/p95 and the CPU time per request of the
+serving side (Daphne workers + this database's PostgreSQL backends + redis-server, from
+/proc), and the load average; writes bench/results/api.json. Target: p95 <= 200 ms for
+every endpoint.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "api.json"
 BENCH_DB = "zamio_bench_api"
+# --keep stores the seed parameters and their world in table bench_api_seed, written
+# last, so a seed that failed half-way is never reused.
 UNUSABLE = "!"
 REGIONS = [
     "Greater Accra",
@@ -61,21 +68,57 @@ CLASSES = ["A", "B", "C", "community", "online"]
 LOGGED_STATIONS = 20
 
 
-def _prepare_environment() -> str:
+def _admin_url() -> tuple[str, str]:
+    """(URL of the benchmark database, URL of the server's `postgres` database)."""
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     parts = urlsplit(base)
     if not parts.scheme.startswith("postgres"):
         sys.exit("The benchmark needs PostgreSQL (DATABASE_URL=postgres://...).")
-    bench_url = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    import psycopg2
+    return (
+        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
+        urlunsplit(parts._replace(path="/postgres")),
+    )
 
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    conn.close()
+
+def _seed_parameters(args) -> dict:
+    return {k: getattr(args, k) for k in ("plays", "stations", "tracks", "seed")}
+
+
+def _stored_world(bench_url: str, parameters: dict) -> dict | None:
+    """The world a previous --keep run seeded with the same parameters, or None."""
+    import psycopg
+
+    try:
+        with psycopg.connect(bench_url) as conn:
+            row = conn.execute("SELECT parameters, world FROM bench_api_seed").fetchone()
+    except psycopg.Error:
+        return None
+    if row is None or json.loads(row[0]) != parameters:
+        return None
+    world = json.loads(row[1])
+    for key in ("first_day", "today"):
+        world[key] = date.fromisoformat(world[key])
+    return world
+
+
+def _database_drop(admin_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+def _prepare_environment(args) -> dict | None:
+    """Points Django at the benchmark database; returns the stored world when --keep finds
+    one seeded with the same parameters (else the database is created afresh)."""
+    import psycopg
+
+    bench_url, admin_url = _admin_url()
+    world = _stored_world(bench_url, _seed_parameters(args)) if args.keep else None
+    if world is None:
+        _database_drop(admin_url)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
     os.environ["DATABASE_URL"] = bench_url
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
     os.environ["CELERY_BROKER_URL"] = "memory://"
@@ -83,10 +126,19 @@ def _prepare_environment() -> str:
     os.environ["JWT_ACCESS_MINUTES"] = "240"
     os.environ["THROTTLE_USER"] = "1000000/min"
     os.environ["DEBUG"] = "false"
-    # Daphne runs each request in its own thread: no persistent connections (see settings).
-    os.environ["DATABASE_CONN_MAX_AGE"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zamio.settings")
-    return bench_url
+    return world
+
+
+def _world_store(world: dict, parameters: dict) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_api_seed (parameters text, world text)")
+        cursor.execute(
+            "INSERT INTO bench_api_seed VALUES (%s, %s)",
+            [json.dumps(parameters), json.dumps(world, default=str)],
+        )
 
 
 def _copy(cursor, table: str, columns: list[str], rows) -> int:
@@ -94,10 +146,10 @@ def _copy(cursor, table: str, columns: list[str], rows) -> int:
     total, buffer = 0, io.StringIO()
 
     def flush():
-        buffer.seek(0)
-        cursor.copy_expert(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
-        )
+        with cursor.copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as copy:
+            copy.write(buffer.getvalue())
         buffer.seek(0)
         buffer.truncate()
 
@@ -322,17 +374,24 @@ def seed(args, rng: random.Random) -> dict:
         )
         timings["playlogs_copy_s"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
-        # The same counts rollups_rebuild makes, in one statement each (days in Accra time).
+        # The same counts rollups_rebuild makes, in one statement each (days in Accra time),
+        # written in day order as the tracker writes them while the plays happen (so a day's
+        # rows share pages, as in a live database).
         cursor.execute(
             "INSERT INTO detections_playdaily (day, station_id, track_id, plays, airtime_seconds) "
             "SELECT (started_at AT TIME ZONE 'Africa/Accra')::date, station_id, track_id, "
             "count(*), sum(duration_seconds) FROM detections_playlog "
-            "WHERE verification_status <> 'rejected' GROUP BY 1, 2, 3"
+            "WHERE verification_status <> 'rejected' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
         cursor.execute(
             "INSERT INTO detections_stationdaily (day, station_id, plays, airtime_seconds) "
             "SELECT day, station_id, sum(plays), sum(airtime_seconds) FROM detections_playdaily "
-            "GROUP BY 1, 2"
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        cursor.execute(
+            "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
+            "SELECT date_trunc('month', day)::date, track_id, sum(plays), sum(airtime_seconds) "
+            "FROM detections_playdaily GROUP BY 1, 2 ORDER BY 1, 2"
         )
         timings["rollups_s"] = round(time.perf_counter() - started, 1)
 
@@ -674,6 +733,134 @@ def stop_servers(procs) -> None:
             proc.kill()
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads, in clock ticks) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run_ns(pid: int) -> int | None:
+    """Nanoseconds on CPU of a single-threaded process (a PostgreSQL backend): exact, where
+    /proc/<pid>/stat counts 10 ms ticks and a backend of one request lives milliseconds."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _server_pids() -> tuple[int | None, int | None]:
+    """(PostgreSQL postmaster, redis-server) process ids when they run on this machine."""
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    try:
+        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        postmaster = None
+    redis_pid = redis.Redis.from_url(settings.REDIS_URL).info("server")["process_id"]
+    return postmaster, (redis_pid if Path(f"/proc/{redis_pid}").exists() else None)
+
+
+class CpuMeter:
+    """CPU time of the serving side: the Daphne workers, this database's PostgreSQL
+    backends and redis-server (shared with other users of that server: an upper bound).
+
+    Backends are the postmaster's children whose process title names the bench database.
+    A thread samples them every `interval` seconds and keeps each one's last reading: with
+    a connection per request a backend lives for one request, and what it spends after the
+    last sample, on its way out, is missed (a lower bound in that mode; exact for a pool)."""
+
+    def __init__(
+        self,
+        daphne_pids: list[int],
+        postmaster: int | None,
+        redis_pid: int | None,
+        *,
+        interval: float = 0.002,
+    ) -> None:
+        self.daphne_pids = daphne_pids
+        self.postmaster = postmaster
+        self.redis_pid = redis_pid
+        self.interval = interval
+        self._ours: dict[int, bool] = {}
+        self._first: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._stop = threading.Event()
+
+    def _children(self) -> list[int]:
+        path = f"/proc/{self.postmaster}/task/{self.postmaster}/children"
+        try:
+            return [int(pid) for pid in Path(path).read_text().split()]
+        except OSError:
+            return []
+
+    def _is_ours(self, pid: int) -> bool | None:
+        known = self._ours.get(pid)
+        if known is not None:
+            return known
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            return None
+        if not title.startswith("postgres:"):
+            return None  # just forked: the title is set once the startup packet is read
+        self._ours[pid] = f" {BENCH_DB} " in title
+        return self._ours[pid]
+
+    def _sample(self, *, first: bool = False) -> None:
+        for pid in self._children():
+            if not self._is_ours(pid):
+                continue
+            ns = _run_ns(pid)
+            if ns is None:
+                continue
+            if first:
+                self._first[pid] = ns
+            self._last[pid] = ns
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def start(self) -> None:
+        self._first, self._last = {}, {}
+        self._stop.clear()
+        self._python0 = sum(_proc_cpu(pid) for pid in self.daphne_pids)
+        self._redis0 = _proc_cpu(self.redis_pid) if self.redis_pid else 0.0
+        if self.postmaster:
+            self._sample(first=True)
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> dict:
+        python = sum(_proc_cpu(pid) for pid in self.daphne_pids) - self._python0
+        redis_s = (_proc_cpu(self.redis_pid) - self._redis0) if self.redis_pid else 0.0
+        if self.postmaster:
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+        postgres = sum(ns - self._first.get(pid, 0) for pid, ns in self._last.items()) / 1e9
+        return {
+            "python_s": round(python, 3),
+            "postgres_s": round(postgres, 3),
+            "redis_s": round(redis_s, 3),
+            "backends": len(self._last),
+        }
+
+
+def _per_request(cpu: dict, requests: int) -> dict:
+    ms = {k[:-2]: cpu[k] * 1000 / requests for k in ("python_s", "postgres_s", "redis_s")}
+    return {
+        "cpu_ms": round(sum(ms.values()), 1),
+        **{f"{k}_ms": round(v, 1) for k, v in ms.items()},
+        "backends_per_request": round(cpu["backends"] / requests, 2),
+    }
+
+
 def drive(port: int, make, *, clients: int, requests: int, warmup: int) -> dict:
     """`requests` requests (after `warmup` unmeasured ones) from `clients` threads, each with
     its own keep-alive connection. Returns latency percentiles in ms and status counts."""
@@ -709,6 +896,8 @@ def drive(port: int, make, *, clients: int, requests: int, warmup: int) -> dict:
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    if not latencies:  # warm-up only
+        return {"statuses": statuses}
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -725,6 +914,24 @@ def drive(port: int, make, *, clients: int, requests: int, warmup: int) -> dict:
     }
 
 
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _serve(port: int, name: str, scenario, args, meter: CpuMeter, *, clients: int) -> dict:
+    """One phase of one endpoint: warm-up, then the measured requests under the CPU meter."""
+    requests = args.solo if clients == 1 else args.requests
+    drive(port, scenario, clients=clients, requests=0, warmup=6 if clients == 1 else clients)
+    # Sampled often enough to see a backend that lives for one request; less often under
+    # load, where the sampler would compete with the clients (a pool's backends live on).
+    meter.interval = 0.002 if clients == 1 else 0.05
+    meter.start()
+    result = drive(port, scenario, clients=clients, requests=requests, warmup=0)
+    cpu = meter.stop()
+    result.update(_per_request(cpu, requests), cpu=cpu, load=_load())
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plays", type=int, default=1_000_000)
@@ -732,93 +939,121 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=200, help="measured, per endpoint")
-    parser.add_argument("--workers", type=int, default=3, help="Daphne processes")
-    parser.add_argument("--solo", type=int, default=30, help="single-client requests per endpoint")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="Daphne processes (cores)"
+    )
+    parser.add_argument("--solo", type=int, default=40, help="single-client requests per endpoint")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--only", default="", help="run endpoints whose name contains this")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="reuse zamio_bench_api if it was seeded with the same parameters; keep it after",
+    )
+    parser.add_argument(
+        "--solo-only", action="store_true", help="only the single-client phase (CPU per request)"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the Daphne workers (repeatable), e.g. DATABASE_POOL=0",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args()
-    _prepare_environment()
+    stored = _prepare_environment(args)
 
     import django
 
     django.setup()
     from django.core.cache import cache
     from django.core.management import call_command
+    from django.db import connections
 
     rng = random.Random(args.seed)
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
     migrate_s = round(time.perf_counter() - started, 1)
-    started = time.perf_counter()
-    world = seed(args, rng)
-    seed_s = round(time.perf_counter() - started, 1)
-    print(
-        f"migrated in {migrate_s} s; seeded {world['plays']:,} plays, "
-        f"{world['rollup_rows']:,} rollup rows, {world['entries']:,} logged entries and "
-        f"{world['windows']:,} windows in {seed_s} s {world['timings']}",
-        flush=True,
-    )
+    if stored is None:
+        started = time.perf_counter()
+        world = seed(args, rng)
+        seed_s = round(time.perf_counter() - started, 1)
+        world["seed_s"] = seed_s
+        if args.keep:
+            _world_store(world, _seed_parameters(args))
+        print(
+            f"migrated in {migrate_s} s; seeded {world['plays']:,} plays, "
+            f"{world['rollup_rows']:,} rollup rows, {world['entries']:,} logged entries and "
+            f"{world['windows']:,} windows in {seed_s} s {world['timings']}",
+            flush=True,
+        )
+    else:
+        world = stored
+        # Tables a new migration filled have no statistics yet (autovacuum would add them).
+        with connections["default"].cursor() as cursor:
+            cursor.execute("ANALYZE")
+        print(f"reusing {BENCH_DB} seeded with {_seed_parameters(args)}", flush=True)
     make = scenarios(world, rng)
-    from django.db import connections
-
+    postmaster, redis_pid = _server_pids()
     connections.close_all()
     results: dict[str, dict] = {}
-    for phase, cache_seconds in (("cache off", "0"), ("cache on", "600")):
+    phases = [("cache off", "0")] if args.solo_only else [("cache off", "0"), ("cache on", "600")]
+    extra = dict(item.split("=", 1) for item in args.env)
+    for phase, cache_seconds in phases:
         cache.clear()
-        env = {**os.environ, "ANALYTICS_CACHE_SECONDS": cache_seconds}
+        env = {**os.environ, "ANALYTICS_CACHE_SECONDS": cache_seconds, **extra}
         procs, port, listener = start_servers(args.workers, env)
+        meter = CpuMeter([proc.pid for proc in procs], postmaster, redis_pid)
         try:
             for name, scenario in make.items():
                 if args.only and args.only not in name:
                     continue
-                if phase == "cache off":
-                    # One client alone: the work of a request, without queueing behind others.
-                    alone = drive(port, scenario, clients=1, requests=args.solo, warmup=2)
-                    results.setdefault(name, {})["one client"] = alone
-                result = drive(
-                    port,
-                    scenario,
-                    clients=args.clients,
-                    requests=args.requests,
-                    warmup=args.clients,
-                )
-                results.setdefault(name, {})[phase] = result
-                print(
-                    f"{phase:9} {name:52} p50 {result['p50_ms']:7.1f} ms  "
-                    f"p95 {result['p95_ms']:7.1f} ms  {result['statuses']}",
-                    flush=True,
-                )
+                runs = [("one client", 1)] if phase == "cache off" else []
+                if not args.solo_only:
+                    runs.append((phase, args.clients))
+                for label, clients in runs:
+                    result = _serve(port, name, scenario, args, meter, clients=clients)
+                    results.setdefault(name, {})[label] = result
+                    print(
+                        f"{label:10} {name:50} p50 {result['p50_ms']:7.1f} ms  "
+                        f"p95 {result['p95_ms']:7.1f} ms  cpu {result['cpu_ms']:5.1f} ms "
+                        f"(py {result['python_ms']}, pg {result['postgres_ms']}, "
+                        f"redis {result['redis_ms']}, backends/req "
+                        f"{result['backends_per_request']})  load {result['load'][0]}  "
+                        f"{result['statuses']}",
+                        flush=True,
+                    )
         finally:
             stop_servers(procs)
             listener.close()
 
     print()
     print(
-        f"| endpoint | 1 client p50 | {args.clients} clients, cache off: p50 | p95 | "
-        f"cache on: p50 | p95 |"
+        f"| endpoint | 1 client p50 | CPU/request | {args.clients} clients, cache off: p50 | "
+        f"p95 | cache on: p50 | p95 |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, phases in results.items():
-        solo = phases.get("one client", {})
-        off, on = phases.get("cache off", {}), phases.get("cache on", {})
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, result in results.items():
+        solo = result.get("one client", {})
+        off, on = result.get("cache off", {}), result.get("cache on", {})
         print(
-            f"| {name} | {solo.get('p50_ms')} | {off.get('p50_ms')} | {off.get('p95_ms')} | "
-            f"{on.get('p50_ms')} | {on.get('p95_ms')} |"
+            f"| {name} | {solo.get('p50_ms')} | {solo.get('cpu_ms')} | {off.get('p50_ms')} | "
+            f"{off.get('p95_ms')} | {on.get('p50_ms')} | {on.get('p95_ms')} |"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
         json.dumps(
             {
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-                "parameters": vars(args),
+                "parameters": {**vars(args), "out": str(args.out.name)},
                 "seed": {
                     k: v
                     for k, v in world.items()
-                    if k in ("plays", "rollup_rows", "entries", "windows", "timings")
+                    if k in ("plays", "rollup_rows", "entries", "windows", "timings", "seed_s")
                 },
                 "migrate_s": migrate_s,
-                "seed_s": seed_s,
                 "target_p95_ms": 200,
                 "endpoints": results,
             },
@@ -826,6 +1061,9 @@ def main() -> None:
             default=str,
         )
     )
+    connections.close_all()
+    if not args.keep:
+        _database_drop(_admin_url()[1])
 
 
 if __name__ == "__main__":
