@@ -74,6 +74,17 @@ class Airing:
     crossfaded: bool
 
 
+@dataclass
+class Segment:
+    """Anything put on air (for the false-play report): what it was and when."""
+
+    kind: str  # "song", "talk", "ad", "jingle"
+    start: float
+    end: float
+    name: str = ""  # the song (or the music bed under talk / an ad)
+    catalogue: bool = False
+
+
 # -- building a broadcast -------------------------------------------------------------------
 
 
@@ -108,6 +119,7 @@ class Broadcast:
         self.audio = np.zeros(int(seconds * BROADCAST_RATE) + BROADCAST_RATE, dtype=np.float32)
         self.cursor = 0.0
         self.truth: list[Airing] = []
+        self.schedule: list[Segment] = []
 
     def place(self, x: np.ndarray, at: float) -> float:
         a = int(at * BROADCAST_RATE)
@@ -123,7 +135,7 @@ def build_broadcast(
     tracks: dict[str, np.ndarray],
     catalogue: set[str],
     speech: np.ndarray,
-) -> tuple[np.ndarray, list[Airing]]:
+) -> tuple[np.ndarray, list[Airing], list[Segment]]:
     rng = np.random.default_rng(seed)
     speech_b = _resample(speech)
     music_level = 0.12
@@ -140,8 +152,11 @@ def build_broadcast(
         start = int(rng.integers(0, speech_b.size - n))
         return _level(speech_b[start : start + n], 0.1)
 
+    beds: list[str] = []  # the music bed `bed` picked last, for the schedule
+
     def bed(length: float) -> np.ndarray:
         name = others[int(rng.integers(len(others)))]
+        beds.append(name)
         x = _resample(tracks[name][: int((length + 2) * fpbench.RATE)])
         return _fade(_level(x[: int(length * BROADCAST_RATE)], music_level * 0.25), 0.5, 1.0)
 
@@ -151,18 +166,25 @@ def build_broadcast(
                 length = float(rng.uniform(15, 30))
                 jingle_t = np.arange(int(0.6 * BROADCAST_RATE)) / BROADCAST_RATE
                 jingle = 0.08 * np.sin(2 * np.pi * rng.uniform(500, 1200) * jingle_t)
-                cast.place(jingle.astype(np.float32), cast.cursor)
+                at = cast.cursor
+                cast.place(jingle.astype(np.float32), at)
                 ad = speech_clip(length) + bed(length)
-                cast.cursor = cast.place(ad, cast.cursor + 0.6)
+                cast.cursor = cast.place(ad, at + 0.6)
+                cast.schedule.append(Segment("jingle", at, at + 0.6))
+                cast.schedule.append(Segment("ad", at + 0.6, cast.cursor, name=beds[-1]))
             since_ads = 0.0
             previous_was_song = False
             continue
         if not previous_was_song or rng.random() < 0.35:
             length = float(rng.uniform(6, 25))
             talk = speech_clip(length)
+            bed_name = ""
             if rng.random() < 0.4:
                 talk = talk + bed(length)
-            cast.cursor = cast.place(talk, cast.cursor + 0.3)
+                bed_name = beds[-1]
+            at = cast.cursor + 0.3
+            cast.cursor = cast.place(talk, at)
+            cast.schedule.append(Segment("talk", at, cast.cursor, name=bed_name))
             since_ads += length
         # A song: two thirds from the catalogue; repeats happen, as on real radio.
         is_cat = rng.random() < 0.68
@@ -187,8 +209,10 @@ def build_broadcast(
         start = cast.cursor - (float(rng.uniform(3, 6)) if crossfade else 0.0)
         talk_over = rng.random() < 0.3 and not crossfade
         if talk_over:
-            cast.place(speech_clip(float(rng.uniform(5, 12))), start + 0.5)
+            over = cast.place(speech_clip(float(rng.uniform(5, 12))), start + 0.5)
+            cast.schedule.append(Segment("talk", start + 0.5, over))
         end = cast.place(x, start)
+        cast.schedule.append(Segment("song", start, end, name=name, catalogue=is_cat))
         if is_cat:
             cast.truth.append(
                 Airing(
@@ -210,7 +234,10 @@ def build_broadcast(
     truth = [a for a in cast.truth if a.start < seconds - 5]
     for a in truth:
         a.end = min(a.end, seconds)
-    return audio.astype(np.float32), truth
+    schedule = [g for g in cast.schedule if g.start < seconds]
+    for g in schedule:
+        g.end = min(g.end, seconds)
+    return audio.astype(np.float32), truth, schedule
 
 
 def encode_mp3(audio: np.ndarray) -> bytes:
@@ -297,8 +324,9 @@ def scratch_database():
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
-    # Its own name, so it never clobbers a developer's test database.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{old_name}_bench_monitor"
+    # Its own name, so it never clobbers a developer's test database (nor another run's).
+    test_name = f"{old_name}_bench_monitor_{os.getpid()}"
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = test_name
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
 
     def teardown() -> None:
@@ -363,6 +391,206 @@ def score(truth: list[Airing], plays: list[dict], track_ids: dict[str, int]) -> 
     return {"pairs": pairs, "false": false}
 
 
+def _segments(schedule: list[Segment], a: float, b: float) -> list[dict]:
+    """What was on air between a and b (seconds into the hour), per the schedule."""
+    return [
+        {
+            "kind": g.kind,
+            "name": g.name,
+            "catalogue": g.catalogue,
+            "start": round(g.start, 1),
+            "end": round(g.end, 1),
+        }
+        for g in schedule
+        if g.start < b and g.end > a
+    ]
+
+
+def _rematch(samples: np.ndarray, offset: float, seconds: float, names: dict) -> list[dict]:
+    """The matcher's full answer for one window again (it is deterministic), for the
+    fields WindowMatch does not keep (second_hits, query_hashes). Not timed."""
+    from fingerprinting.services import samples_identify
+
+    rate = samples_rate()
+    a = int(round(offset * rate))
+    chunk = samples[a : a + int(round(seconds * rate))]
+    return [
+        {
+            "track": names.get(m.track_id, m.track_id),
+            "hits": m.hits,
+            "second_hits": m.second_hits,
+            "confidence": round(float(m.confidence), 3),
+            "coverage": round(float(m.coverage), 2),
+            "track_offset": round(float(m.track_offset), 2),
+            "query_offset": round(float(m.query_offset), 2),
+            "speed": m.speed,
+            "query_hashes": m.query_hashes,
+        }
+        for m in samples_identify(chunk)
+    ]
+
+
+def samples_rate() -> int:
+    from django.conf import settings
+
+    return settings.FINGERPRINT_SAMPLE_RATE
+
+
+def _window_detail(wm, *, start: datetime, samples: np.ndarray, names: dict) -> dict:
+    """One WindowMatch (a track heard in a window), with the window's other matches."""
+    from detections.models import WindowMatch
+
+    window = wm.window
+    offset = (window.captured_at - start).total_seconds()
+    return {
+        "window_start": round(offset, 1),
+        "track": names.get(wm.track_id, wm.track_id),
+        "hits": wm.hits,
+        "confidence": round(wm.confidence, 3),
+        "coverage": round(wm.coverage, 2),
+        "track_offset": round(wm.track_offset, 2),
+        "speed": wm.speed,
+        "alignment": round(wm.alignment - start.timestamp(), 2),
+        "in_play": wm.play_id,
+        "other_tracks_in_window": [
+            {
+                "track": names.get(o.track_id, o.track_id),
+                "hits": o.hits,
+                "confidence": round(o.confidence, 3),
+                "in_play": o.play_id,
+            }
+            for o in WindowMatch.objects.filter(window=window).exclude(pk=wm.pk)
+        ],
+        "matcher": _rematch(samples, offset, window.window_seconds, names),
+    }
+
+
+def false_detail(
+    play, *, hour: int, start: datetime, samples, schedule, truth, pairs, names: dict
+) -> dict:
+    """Everything known about a false play: its windows and what was really on air."""
+    from detections.models import WindowMatch
+
+    rel = lambda at: (at - start).total_seconds()  # noqa: E731
+    a, b = rel(play.started_at), rel(play.ended_at)
+    name = names.get(play.track_id, play.track_id)
+    matches = (
+        WindowMatch.objects.filter(play=play)
+        .select_related("window")
+        .order_by("window__captured_at")
+    )
+    return {
+        "hour": hour,
+        "track": name,
+        "track_id": play.track_id,
+        "start": round(a, 1),
+        "end": round(b, 1),
+        "seconds": round(b - a, 1),
+        "windows": play.window_count,
+        "mean_confidence": round(play.avg_confidence, 3),
+        "peak_confidence": round(play.peak_confidence, 3),
+        "verified": play.verification_status == "verified",
+        "royalty_bearing": play.royalty_bearing,
+        "speed": play.speed,
+        "alignment": round(play.alignment - start.timestamp(), 2),
+        "window_matches": [
+            _window_detail(wm, start=start, samples=samples, names=names) for wm in matches
+        ],
+        "on_air": _segments(schedule, a - 5, b + 5),
+        "same_track_airings": [
+            {
+                "start": round(t.start, 1),
+                "end": round(t.end, 1),
+                "logged_as": None if p is None else [round(p["start"], 1), round(p["end"], 1)],
+            }
+            for t, p in pairs
+            if t.name == name
+        ],
+    }
+
+
+def missed_detail(
+    airing: Airing, *, hour: int, start: datetime, station, schedule, plays, track_id: int, names
+) -> dict:
+    """A catalogue airing no play was paired with: what the windows over it heard."""
+    from detections.models import MatchCache
+
+    at = lambda s: start + timedelta(seconds=s)  # noqa: E731
+    windows = (
+        MatchCache.objects.filter(
+            station=station,
+            captured_at__gte=at(airing.start - 5),
+            captured_at__lt=at(airing.end),
+        )
+        .prefetch_related("matches")
+        .order_by("captured_at")
+    )
+    heard = []
+    for w in windows:
+        ours = [m for m in w.matches.all() if m.track_id == track_id]
+        best = max(w.matches.all(), key=lambda m: m.confidence, default=None)
+        heard.append(
+            {
+                "window_start": round((w.captured_at - start).total_seconds(), 1),
+                "status": w.status,
+                "ours": None
+                if not ours
+                else {
+                    "hits": ours[0].hits,
+                    "confidence": round(ours[0].confidence, 3),
+                    "alignment": round(ours[0].alignment - start.timestamp(), 2),
+                    "in_play": ours[0].play_id,
+                },
+                "best": None
+                if best is None
+                else {"track": names.get(best.track_id), "confidence": round(best.confidence, 3)},
+            }
+        )
+    return {
+        "hour": hour,
+        "track": airing.name,
+        "start": round(airing.start, 1),
+        "end": round(airing.end, 1),
+        "seconds": round(airing.end - airing.start, 1),
+        "speed": airing.speed,
+        "talk_over_intro": airing.talk_over_intro,
+        "crossfaded": airing.crossfaded,
+        "windows_heard_it": sum(h["ours"] is not None for h in heard),
+        "windows": heard,
+        "plays_of_track_this_hour": [
+            [round(p["start"], 1), round(p["end"], 1)] for p in plays if p["track_id"] == track_id
+        ],
+        "on_air": _segments(schedule, airing.start, airing.end),
+    }
+
+
+def _false_line(f: dict) -> str:
+    on_air = ", ".join(
+        f"{g['kind']}{' ' + g['name'] if g['name'] else ''}"
+        f"{' (cat)' if g['catalogue'] else ''} {g['start']}-{g['end']}"
+        for g in f["on_air"]
+    )
+    hits = " ".join(
+        f"{w['window_start']}s:{w['hits']}h/{w['confidence']}"
+        + "".join(f"[2nd {m['second_hits']}]" for m in w["matcher"] if m["track"] == f["track"])
+        for w in f["window_matches"]
+    )
+    return (
+        f"FALSE PLAY hour {f['hour'] + 1} {f['start']}-{f['end']} s: {f['track']} "
+        f"({f['windows']} windows, mean {f['mean_confidence']}, peak {f['peak_confidence']}, "
+        f"verified={f['verified']}) windows {hits}; on air: {on_air or 'nothing scheduled'}"
+    )
+
+
+def _missed_line(m: dict) -> str:
+    return (
+        f"MISSED hour {m['hour'] + 1} {m['track']} {m['start']}-{m['end']} s "
+        f"({m['seconds']} s, speed {m['speed']}, talk over intro {m['talk_over_intro']}, "
+        f"crossfaded {m['crossfaded']}): heard in {m['windows_heard_it']}/{len(m['windows'])} "
+        f"windows; plays of the track this hour {m['plays_of_track_this_hour']}"
+    )
+
+
 def run(args) -> dict:
     media = Path(tempfile.mkdtemp(prefix="zamio-bench-"))
     django_setup(media)
@@ -396,9 +624,10 @@ def run(args) -> dict:
             "identify_wall": 0.0,
             "windows": 0,
         }
+        names = {tid: name for name, tid in track_ids.items()}
         for hour in range(args.hours):
             seconds = args.seconds
-            audio, truth = build_broadcast(
+            audio, truth, schedule = build_broadcast(
                 seed=1000 + hour,
                 seconds=seconds,
                 tracks=tracks,
@@ -439,6 +668,7 @@ def run(args) -> dict:
             totals["windows"] += len(windows)
             plays = [
                 {
+                    "id": p.pk,
                     "track_id": p.track_id,
                     "start": (p.started_at - start).total_seconds(),
                     "end": (p.ended_at - start).total_seconds(),
@@ -450,17 +680,64 @@ def run(args) -> dict:
                 for p in PlayLog.objects.filter(station=station).order_by("started_at")
             ]
             scored = score(truth, plays, track_ids)
-            results.append({"hour": hour, "truth": truth, "plays": plays, **scored})
+            by_id = PlayLog.objects.in_bulk([p["id"] for p in scored["false"]])
+            false = [
+                false_detail(
+                    by_id[p["id"]],
+                    hour=hour,
+                    start=start,
+                    samples=samples,
+                    schedule=schedule,
+                    truth=truth,
+                    pairs=scored["pairs"],
+                    names=names,
+                )
+                for p in scored["false"]
+            ]
+            missed = [
+                missed_detail(
+                    a,
+                    hour=hour,
+                    start=start,
+                    station=station,
+                    schedule=schedule,
+                    plays=plays,
+                    track_id=track_ids[a.name],
+                    names=names,
+                )
+                for a, p in scored["pairs"]
+                if p is None
+            ]
+            results.append(
+                {
+                    "hour": hour,
+                    "truth": truth,
+                    "plays": plays,
+                    **scored,
+                    "false_detail": false,
+                    "missed_detail": missed,
+                }
+            )
             print(
                 f"hour {hour + 1}/{args.hours}: {len(truth)} catalogue airings, "
                 f"{len(plays)} plays logged, {len(scored['false'])} unmatched, "
                 f"{wall:.1f} s analysis",
                 file=sys.stderr,
             )
-        failed = MatchCache.objects.filter(status="failed").count()
+            for line in [*map(_false_line, false), *map(_missed_line, missed)]:
+                print(f"  {line}", file=sys.stderr)
+            # Progress after every hour: a run stopped part way still leaves its figures.
+            failed = MatchCache.objects.filter(status="failed").count()
+            partial = summarise(
+                results, totals, index_seconds, len(catalogue), len(others), failed, args
+            )
+            partial["hours_done"] = hour + 1
+            partial["complete"] = hour + 1 == args.hours
+            write_report(partial, args.out)
+            del samples
     finally:
         teardown()
-    return summarise(results, totals, index_seconds, len(catalogue), len(others), failed, args)
+    return partial
 
 
 def _median(values: list[float]) -> float | None:
@@ -490,18 +767,8 @@ def summarise(results, totals, index_seconds, n_cat, n_other, failed, args) -> d
     xrt = totals["audio"] / cost if cost else None
     wall_cost = totals["decode_cpu"] + totals["analyse_wall"]
     xrt_wall = totals["audio"] / wall_cost if wall_cost else None
-    missed = [
-        {
-            "track": a.name,
-            "start": round(a.start, 1),
-            "seconds": round(a.end - a.start, 1),
-            "speed": a.speed,
-            "talk_over_intro": a.talk_over_intro,
-            "crossfaded": a.crossfaded,
-        }
-        for a, p in long_pairs
-        if p is None
-    ]
+    missed = [m for r in results for m in r["missed_detail"] if m["seconds"] >= 30]
+    missed_short = [m for r in results for m in r["missed_detail"] if m["seconds"] < 30]
     return {
         "machine": {
             "python": platform.python_version(),
@@ -512,6 +779,7 @@ def summarise(results, totals, index_seconds, n_cat, n_other, failed, args) -> d
             "window_seconds": settings.DETECTIONS_WINDOW_SECONDS,
             "hop_seconds": settings.DETECTIONS_HOP_SECONDS,
             "broadcasts": args.hours,
+            "broadcasts_done": len(results),
             "seconds_each": args.seconds,
             "catalogue_tracks": n_cat,
             "other_music_tracks": n_other,
@@ -553,6 +821,7 @@ def summarise(results, totals, index_seconds, n_cat, n_other, failed, args) -> d
             "p90_end_error_s": _round(_p90(end_err)),
             "max_end_error_s": _round(max(end_err) if end_err else None),
             "missed": missed,
+            "missed_under_30s": missed_short,
             "airings": [
                 {
                     "track": a.name,
@@ -567,18 +836,7 @@ def summarise(results, totals, index_seconds, n_cat, n_other, failed, args) -> d
                 for r in results
                 for a, p in r["pairs"]
             ],
-            "false": [
-                {
-                    "track_id": p["track_id"],
-                    "start": round(p["start"], 1),
-                    "seconds": round(p["end"] - p["start"], 1),
-                    "confidence": round(p["confidence"], 3),
-                    "windows": p["windows"],
-                    "verified": p["verified"],
-                    "royalty_bearing": p["royalty_bearing"],
-                }
-                for p in false
-            ],
+            "false": [f for r in results for f in r["false_detail"]],
         },
         "targets": TARGETS,
     }
@@ -649,14 +907,31 @@ def main() -> None:
     parser.add_argument("--hours", type=int, default=3, help="broadcasts (station-hours)")
     parser.add_argument("--seconds", type=float, default=3600.0, help="length of each")
     parser.add_argument("--quick", action="store_true", help="one 20-minute broadcast")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON written after each hour")
     args = parser.parse_args()
     if args.quick:
         args.hours, args.seconds = 1, 1200.0
     report = run(args)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2, default=lambda o: asdict(o)))
+    write_report(report, args.out)
     print(table(report))
-    print(f"\nJSON: {RESULTS.relative_to(ROOT)}")
+    a = report["accuracy"]
+    print(f"\nfalse plays: {len(a['false'])}")
+    for f in a["false"]:
+        print(f"  {_false_line(f)}")
+    print(
+        f"missed catalogue airings: {len(a['missed'])} of 30 s or more, "
+        f"{len(a['missed_under_30s'])} under 30 s"
+    )
+    for m in [*a["missed"], *a["missed_under_30s"]]:
+        print(f"  {_missed_line(m)}")
+    print(f"\nJSON: {args.out}")
+
+
+def write_report(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2, default=lambda o: asdict(o)))
+    tmp.replace(path)
 
 
 if __name__ == "__main__":
