@@ -51,6 +51,10 @@ from zamio.tasks import enqueue_on_commit
 logger = logging.getLogger(__name__)
 
 _TWO_PLACES = Decimal("0.01")
+# How far apart (s of track) two windows' positions in a track may be and still be one
+# airing when they are all there is to go by (see _same_run). Windows of a real airing
+# agree to a few tenths of a second, even 2 % fast or slow.
+CONFIRM_OFFSET_TOLERANCE_SECONDS = 1.0
 
 
 def sample_rate() -> int:
@@ -486,6 +490,58 @@ def _play_create(
     return play, False
 
 
+def _same_run(candidate: WindowMatch, obs: Observation) -> bool:
+    """Whether an unassigned earlier window heard the track where this observation says the
+    airing was then: its track position, run on at the observed speed to when `obs` was
+    heard, lands within CONFIRM_OFFSET_TOLERANCE_SECONDS of where `obs` heard the track.
+
+    The alignment tolerance is wide because an alignment divides a large track offset by a
+    speed the matcher estimates to a percent; this compares positions a few seconds apart,
+    so that error vanishes and chance agreement does not get through.
+    """
+    elapsed = (obs.heard_start - candidate.heard_start).total_seconds()
+    expected = candidate.track_offset + elapsed * obs.speed
+    return abs(expected - obs.track_offset) <= CONFIRM_OFFSET_TOLERANCE_SECONDS
+
+
+def _unbroken_run(*, station_id: int, obs: Observation, match: WindowMatch) -> list[WindowMatch]:
+    """The station's recent unassigned windows of this track that heard the same run as
+    `obs` (see _same_run), since the last one that heard the track somewhere else.
+
+    Recent: heard within DETECTIONS_MAX_GAP_SECONDS, the time a play may go unheard.
+    """
+    recent = (
+        WindowMatch.objects.select_related("window")
+        .filter(
+            station_id=station_id,
+            track_id=obs.track_id,
+            play__isnull=True,
+            heard_end__gte=obs.heard_start - timedelta(seconds=settings.DETECTIONS_MAX_GAP_SECONDS),
+            heard_start__lte=obs.heard_start,
+        )
+        .exclude(pk=match.pk)
+        .order_by("heard_start")
+    )
+    run: list[WindowMatch] = []
+    for candidate in recent:
+        if _same_run(candidate, obs):
+            run.append(candidate)
+        else:
+            run = []  # heard the track elsewhere: what came before is not this run's
+    return run
+
+
+def _heard_beyond_one_window(
+    *, window: MatchCache, obs: Observation, earlier: list[WindowMatch]
+) -> bool:
+    """Whether the windows confirming an airing heard it over more audio than one window
+    holds. Windows overlap (10 s every 5 s), so two of them agreeing on a few seconds
+    both heard is one piece of evidence counted twice, not two."""
+    first = min([obs.heard_start, *[c.heard_start for c in earlier]])
+    last = max([obs.heard_end, *[c.heard_end for c in earlier]])
+    return (last - first).total_seconds() > window.window_seconds
+
+
 def _observation_apply(
     *, window: MatchCache, obs: Observation, match: WindowMatch, duration: float | None
 ) -> tuple[PlayLog | None, str]:
@@ -500,22 +556,17 @@ def _observation_apply(
         changed = _play_extend(play=play, obs=obs, duration=duration)
         WindowMatch.objects.filter(pk=match.pk).update(play=play)
         return play, ("updated" if changed else "")
-    tolerance = settings.DETECTIONS_ALIGNMENT_TOLERANCE_SECONDS
-    earlier = list(
-        WindowMatch.objects.select_related("window")
-        .filter(
-            station_id=station_id,
-            track_id=obs.track_id,
-            play__isnull=True,
-            alignment__gte=obs.alignment - tolerance,
-            alignment__lte=obs.alignment + tolerance,
-        )
-        .exclude(pk=match.pk)
-    )
     # However confident, one window is not an airing: two catalogue recordings can share
-    # a stretch of audio (a remix, a sampled hook), and the benchmark's only false plays
-    # were single windows of such a twin heard while the original was on air.
-    if len(earlier) + 1 < settings.DETECTIONS_CONFIRM_WINDOWS:
+    # a stretch of audio (a remix, a sampled hook). Nor are two overlapping windows that
+    # heard the same few seconds, windows whose track positions only roughly keep step,
+    # windows long apart, or two that agree while the windows between them heard the
+    # track elsewhere: a song outside the catalogue can share a loop with a catalogue
+    # song and match it weakly (8-17 hits) again and again, and the benchmark's false
+    # plays were made in just these ways.
+    earlier = _unbroken_run(station_id=station_id, obs=obs, match=match)
+    if len(earlier) + 1 < settings.DETECTIONS_CONFIRM_WINDOWS or not _heard_beyond_one_window(
+        window=window, obs=obs, earlier=earlier
+    ):
         return None, ""
     play, created = _play_create(window=window, obs=obs, earlier=earlier, source=window.source)
     ids = [match.pk, *[c.pk for c in earlier]]

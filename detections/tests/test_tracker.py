@@ -397,3 +397,162 @@ def test_one_window_of_a_twin_recording_during_a_play_is_not_an_airing():
 
     assert list(PlayLog.objects.values_list("track_id", flat=True)) == [original.pk]
     assert WindowMatch.objects.get(track=remix).play is None
+
+
+def _weak(station, track, at: float, *, query_offset, offset, speed, coverage, confidence):
+    """A window starting `at` s after T0 that matched `track` weakly, as the benchmark's
+    songs outside the catalogue drew (figures from bench/monitor.py's 24-hour run)."""
+    match = Match(
+        track_id=track.pk,
+        track_offset=offset,
+        query_offset=query_offset,
+        speed=speed,
+        confidence=confidence,
+        hits=10,
+        second_hits=5,
+        coverage=coverage,
+        query_hashes=9000,
+    )
+    return _feed(station, None, at, 0, extra=[match])
+
+
+def test_two_overlapping_windows_hearing_the_same_seconds_are_not_an_airing():
+    """A song not in the catalogue sounded for a few seconds like one that is. The windows
+    overlap, so both heard those same seconds and agree to the hundredth: one piece of
+    evidence seen twice, not two."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=233.7)
+    _weak(
+        station,
+        track,
+        970,
+        query_offset=5.71,
+        offset=212.83,
+        speed=1.005,
+        coverage=0.4,
+        confidence=0.633,
+    )
+    _weak(
+        station,
+        track,
+        975,
+        query_offset=0.71,
+        offset=212.82,
+        speed=1.015,
+        coverage=0.6,
+        confidence=0.836,
+    )
+    _feed(station, None, 980, 0)
+
+    assert PlayLog.objects.count() == 0
+    assert WindowMatch.objects.filter(play__isnull=True).count() == 2
+
+
+def test_chance_matches_that_only_roughly_agree_on_alignment_are_not_an_airing():
+    """Two windows 30 s apart whose alignments differ by 1.3 s (inside the 4 s tolerance
+    that large track offsets at estimated speeds need), but whose track positions are
+    1.3 s out of step over those 28 s: a real airing keeps step to a few tenths."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=460.7)
+    _weak(
+        station,
+        track,
+        460,
+        query_offset=2.23,
+        offset=374.35,
+        speed=1.02,
+        coverage=0.6,
+        confidence=0.799,
+    )
+    for at in range(465, 490, 5):
+        _feed(station, None, at, 0)
+    _weak(
+        station,
+        track,
+        490,
+        query_offset=0.5,
+        offset=401.86,
+        speed=1.02,
+        coverage=0.7,
+        confidence=0.552,
+    )
+
+    assert PlayLog.objects.count() == 0
+
+
+def test_windows_agreeing_minutes_apart_are_not_an_airing():
+    """Alignments 1.6 s apart, but 110 s apart in time with nothing heard in between:
+    evidence older than a play may go unheard does not confirm a new one."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=460.7)
+    _weak(
+        station,
+        track,
+        85,
+        query_offset=1.76,
+        offset=266.81,
+        speed=1.015,
+        coverage=0.5,
+        confidence=0.7,
+    )
+    for at in range(90, 195, 5):
+        _feed(station, None, at, 0)
+    _weak(
+        station,
+        track,
+        195,
+        query_offset=0.97,
+        offset=376.03,
+        speed=1.015,
+        coverage=0.5,
+        confidence=0.633,
+    )
+
+    assert PlayLog.objects.count() == 0
+
+
+def test_a_weakly_heard_airing_is_logged_once_the_windows_heard_more_than_one_window():
+    """Talk over the start: each window holds aligned hits for under half its length, 2 %
+    fast. The third window takes the evidence past one window's worth of audio; the play
+    is dated from the song's second 0, which the first window placed at 1 s."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=200.0)
+    for at in (0, 5, 10):
+        heard = at + 2.0  # each window's aligned hits begin 2 s in: the song's (heard - 1) s
+        _weak(
+            station,
+            track,
+            at,
+            query_offset=2.0,
+            offset=(heard - 1.0) * 1.02,
+            speed=1.02,
+            coverage=0.4,
+            confidence=0.6,
+        )
+        if at < 10:
+            assert PlayLog.objects.count() == 0
+
+    play = PlayLog.objects.get()
+    assert play.window_count == 3
+    assert _secs(play.started_at) == pytest.approx(1.0, abs=0.01)
+
+
+def test_windows_that_keep_step_are_not_an_airing_when_those_between_heard_the_track_elsewhere():
+    """A song outside the catalogue shares a loop with a catalogue song: windows 15 s apart
+    both heard the catalogue song in step (to 0.03 s), but the two windows between them
+    heard it at other places. A real airing is heard in step window after window."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=460.7)
+    for at, query_offset, offset, coverage in (
+        (225, 0.71, 372.51, 0.8),
+        (230, 0.11, 372.54, 0.8),  # the loop again: the same stretch of the catalogue song
+        (235, 0.32, 389.39, 0.6),
+        (240, 0.55, 387.60, 0.5),  # in step with the window at 225
+    ):
+        _weak(
+            station,
+            track,
+            at,
+            query_offset=query_offset,
+            offset=offset,
+            speed=1.015,
+            coverage=coverage,
+            confidence=0.633,
+        )
+
+    assert PlayLog.objects.count() == 0
