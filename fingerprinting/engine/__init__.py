@@ -1,4 +1,4 @@
-"""ZamIO fingerprinting engine: plain Python (numpy, scipy, xxhash, ffmpeg), no Django.
+"""ZamIO fingerprinting engine: plain Python (numpy, scipy, numba, ffmpeg), no Django.
 
 Recognise catalogue songs in a few seconds of broadcast audio::
 
@@ -25,9 +25,15 @@ Public API
   ``add_many(pairs)``, ``remove(track_id) -> bool``, ``save(path)``,
   ``Index.load(path, *, mmap=True)``, ``len()``, ``in``, ``track_ids``, ``entries``,
   ``nbytes``.
-- ``Matcher(index, *, threshold=0.70, spec=SPEC)``: ``match(samples) -> list[Match]``
-  (those clearing the threshold, best first; ``[]`` if none), ``match_source(source,
-  *, name=None)``, ``candidates(samples)`` (best tracks whatever their confidence).
+- ``Matcher(index, *, threshold=0.70, spec=SPEC, shortlist=64)``: ``match(samples) ->
+  list[Match]`` (those clearing the threshold, best first; ``[]`` if none),
+  ``match_source(source, *, name=None)``, ``candidates(samples)`` (best tracks whatever
+  their confidence). On an index of more than ``shortlist`` tracks only that many (the
+  most candidates in one coarse alignment) reach the full vote; ``None`` votes on all.
+- The inner loops of query hashing, lookup and the coarse vote are compiled with numba
+  (``engine/kernels.py``) when a process first needs them: about 2 s of CPU once per
+  process, not cached on disk (numba's cache is not safe for several processes
+  compiling at once).
 - ``Match``: ``track_id``, ``track_offset`` (s in the track), ``query_offset`` (s in
   the query where the matched audio begins), ``speed``, ``confidence`` in [0, 1],
   ``hits``, ``second_hits``, ``coverage``, ``query_hashes``.

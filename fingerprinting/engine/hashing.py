@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from . import kernels
 from .peaks import Peaks
 from .spec import FingerprintSpec
 
@@ -189,23 +190,11 @@ def query_hashes(peaks: Peaks, spec: FingerprintSpec) -> tuple[np.ndarray, np.nd
         low, high = frac < margin, frac > 1.0 - margin
         alt = np.where(low, cell - 1, cell + 1)
         fields.append((cell.astype(np.int64) + pad, alt.astype(np.int64) + pad, low | high))
-    triplet_id = np.arange(a.size)
     anchor_t = peaks.time[a].astype(np.float64)
-    keys, ids = [], []
-    for mask in range(1 << len(fields)):
-        use = np.ones(a.size, dtype=bool)
-        for bit, (_, _, has_alt) in enumerate(fields):
-            if mask >> bit & 1:
-                use &= has_alt
-        if not use.any():
-            continue
-        chosen = [
-            (alt if mask >> bit & 1 else cell)[use] for bit, (cell, alt, _) in enumerate(fields)
-        ]
-        key = _pack(chosen, spec)
-        ok = key >= 0
-        keys.append(key[ok])
-        ids.append(triplet_id[use][ok])
-    key = np.concatenate(keys)
-    ids = np.concatenate(ids)
+    key, ids = kernels.probe_keys(
+        np.array([f[0] for f in fields]),
+        np.array([f[1] for f in fields]),
+        np.array([f[2] for f in fields]),
+        np.array(layout(spec), dtype=np.int64),
+    )
     return xxh32_u32(key, spec.version), anchor_t[ids], ids

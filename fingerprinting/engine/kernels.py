@@ -1,0 +1,189 @@
+"""Compiled inner loops of query hashing, the lookup and the coarse vote (numba).
+
+A 10 s query makes ~60,000 probes (triplets times their multi-probes) and, on a
+10,000-track catalogue, as many candidate entries. As numpy passes each step cost
+a dozen full-size temporaries and re-reads of the candidates; as single loops they
+read each probe and entry once.
+The tests compare them with plain references (a scan of the fingerprints, a
+binary search of the bases, the full vote without a shortlist, the numpy probes).
+
+They are compiled when a process first calls them (about 2 s of CPU for all of
+them), not cached on disk: numba's cache files are written without coordination,
+and test workers or Celery processes starting together would compile at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# Table keys are (slot << 32 | bin), never negative.
+_EMPTY = np.int64(-(2**62))
+
+
+@njit(nogil=True)
+def bucket_ranges(keys, directory, shift, probes, order, lo_out, count_out):  # pragma: no cover
+    """For each probe hash, where its run of equal ``keys`` starts and how long it is.
+
+    ``directory[p]`` is the first position of prefix ``p = hash >> shift``; the
+    binary search runs inside that bucket only. Probes are visited in ``order``
+    (sorted by hash), so consecutive searches read ascending addresses.
+    """
+    n_keys = keys.size
+    for k in range(order.size):
+        i = order[k]
+        wanted = probes[i]
+        bucket = np.int64(wanted) >> shift
+        lo = np.int64(directory[bucket])
+        hi = np.int64(directory[bucket + 1])
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if keys[mid] < wanted:
+                lo = mid + 1
+            else:
+                hi = mid
+        run = 0
+        while lo + run < n_keys and keys[lo + run] == wanted:
+            run += 1
+        lo_out[i] = lo
+        count_out[i] = run
+
+
+@njit(nogil=True)
+def prefix_order(hashes, bits):  # pragma: no cover
+    """Probe indices ordered by the top ``bits`` of their hash (a counting sort): enough
+    order for ``bucket_ranges`` to read the index in ascending address order."""
+    shift = 32 - bits
+    counts = np.zeros((1 << bits) + 1, dtype=np.int64)
+    for i in range(hashes.size):
+        counts[(np.int64(hashes[i]) >> shift) + 1] += 1
+    for b in range(1, counts.size):
+        counts[b] += counts[b - 1]
+    order = np.empty(hashes.size, dtype=np.int64)
+    for i in range(hashes.size):
+        b = np.int64(hashes[i]) >> shift
+        order[counts[b]] = i
+        counts[b] += 1
+    return order
+
+
+@njit(nogil=True)
+def gather_entries(values, lo, count, use, probe_out, position_out, filled):  # pragma: no cover
+    """Append the entries of every probe with ``use`` set; returns the new fill."""
+    k = filled
+    for i in range(lo.size):
+        if not use[i]:
+            continue
+        start = lo[i]
+        for j in range(count[i]):
+            probe_out[k] = i
+            position_out[k] = values[start + j]
+            k += 1
+    return k
+
+
+@njit(nogil=True)
+def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
+    """The slot (track row) owning each position: the last slot whose base is <=
+    the position. ``blocks[b]`` is that slot for position ``b << block_bits``, and a
+    block is narrower than the gap between two bases, so at most one base lies
+    inside it."""
+    n_bases = bases.size
+    for i in range(positions.size):
+        position = positions[i]
+        block = position >> block_bits
+        if block >= blocks.size:
+            out[i] = n_bases - 1
+            continue
+        slot = np.int64(blocks[block])
+        if slot + 1 < n_bases and bases[slot + 1] <= position:
+            slot += 1
+        out[i] = slot
+
+
+@njit(nogil=True)
+def coarse_best(slot, coarse, n_slots):  # pragma: no cover
+    """Per slot, the most candidates in two neighbouring coarse offset bins.
+
+    Counts (slot, bin) pairs in an open-addressing table, then takes for every
+    occupied bin its count plus the next bin's.
+    """
+    n = slot.size
+    size = 16
+    while size < 2 * n:
+        size <<= 1
+    bits = np.uint64(64 - int(np.log2(size)))
+    mask = size - 1
+    table_key = np.full(size, _EMPTY, dtype=np.int64)
+    table_count = np.zeros(size, dtype=np.int64)
+    for i in range(n):
+        key = (np.int64(slot[i]) << 32) | (np.int64(coarse[i]) + (1 << 31))
+        at = np.int64((np.uint64(key) * _GOLDEN) >> bits)
+        while table_key[at] != _EMPTY and table_key[at] != key:
+            at = (at + 1) & mask
+        table_key[at] = key
+        table_count[at] += 1
+    best = np.zeros(n_slots, dtype=np.int64)
+    for at in range(size):
+        key = table_key[at]
+        if key == _EMPTY:
+            continue
+        total = table_count[at]
+        following = key + 1
+        probe = np.int64((np.uint64(following) * _GOLDEN) >> bits)
+        while table_key[probe] != _EMPTY:
+            if table_key[probe] == following:
+                total += table_count[probe]
+                break
+            probe = (probe + 1) & mask
+        s = key >> 32
+        if total > best[s]:
+            best[s] = total
+    return best
+
+
+@njit(nogil=True)
+def probe_keys(cell, alt, has_alt, sizes):  # pragma: no cover
+    """Keys of every multi-probe of every query triplet, and the triplet of each.
+
+    ``cell``, ``alt`` (int64) and ``has_alt`` (bool) are (fields, triplets): each
+    field's cell, its neighbouring cell and whether the value lies near enough to the
+    edge to probe it. Probe masks are enumerated in order (mask 0 = every field's own
+    cell), triplets within a mask in order; keys with a field out of range are dropped.
+    """
+    n_fields, n = cell.shape
+    total = 0
+    for mask in range(1 << n_fields):
+        for t in range(n):
+            ok = True
+            for f in range(n_fields):
+                if (mask >> f) & 1 and not has_alt[f, t]:
+                    ok = False
+                    break
+            if ok:
+                total += 1
+    keys = np.empty(total, dtype=np.int64)
+    ids = np.empty(total, dtype=np.int64)
+    k = 0
+    for mask in range(1 << n_fields):
+        for t in range(n):
+            key = np.int64(0)
+            ok = True
+            for f in range(n_fields):
+                if (mask >> f) & 1:
+                    if not has_alt[f, t]:
+                        ok = False
+                        break
+                    value = alt[f, t]
+                else:
+                    value = cell[f, t]
+                if value < 0 or value >= sizes[f]:
+                    ok = False
+                    break
+                key = key * sizes[f] + value
+            if ok:
+                keys[k] = key
+                ids[k] = t
+                k += 1
+    return keys[:k], ids[:k]

@@ -1,0 +1,185 @@
+"""The index's compiled lookup and the matcher's shortlist against plain references."""
+
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+import pytest
+
+from fingerprinting.engine import SPEC, Fingerprint, Index, Matcher, decode, fingerprint
+from fingerprinting.engine.hashing import _features, layout, query_hashes, triplets, xxh32_u32
+from fingerprinting.engine.peaks import find_peaks
+
+from .synth import faster, song
+
+RATE = 44100
+
+
+def random_print(rng: np.random.Generator, entries: int, keys: int) -> Fingerprint:
+    """A fingerprint of ``entries`` hashes drawn from ``keys`` values (so buckets repeat)."""
+    hashes = (rng.integers(0, keys, entries, dtype=np.uint64) * 2654435761 % 2**32).astype(
+        np.uint32
+    )
+    offsets = np.sort(rng.integers(0, 6000, entries)).astype(np.uint32)
+    return Fingerprint(hashes, offsets, duration=200.0)
+
+
+def reference_lookup(
+    prints: dict[int, Fingerprint], index: Index, probes: np.ndarray, *, stored=None
+):
+    """Every (probe, track, anchor frame) a plain scan of the fingerprints finds, with the
+    index's bucket cap applied: what ``Index.lookup`` must return.
+
+    ``stored``: every fingerprint the index still holds entries of (a removed track's
+    entries count toward a bucket's size until the next compaction drops them).
+    """
+    totals: dict[int, int] = {}
+    for fp in (stored or prints).values():
+        for h in fp.hashes.tolist():
+            totals[h] = totals.get(h, 0) + 1
+    found = set()
+    for i, h in enumerate(probes.tolist()):
+        if totals.get(h, 0) > index.bucket_cap:
+            continue
+        for track_id, fp in prints.items():
+            for offset in fp.offsets[fp.hashes == h].tolist():
+                found.add((i, track_id, offset))
+    return found
+
+
+def index_lookup(index: Index, probes: np.ndarray):
+    probe, position = index.lookup(probes)
+    slot = index.slot_of_positions(position)
+    local = position - index.slot_base(slot)
+    return {
+        (int(p), index.slot_track_id(int(s)), int(o))
+        for p, s, o in zip(probe, slot, local, strict=True)
+    }
+
+
+def test_lookup_equals_a_plain_scan_through_adds_removes_and_a_snapshot(tmp_path):
+    rng = np.random.default_rng(7)
+    # 3,000 keys over 40 tracks x 1,500 entries: buckets of ~20, some over the cap.
+    prints = {tid: random_print(rng, 1500, 3000) for tid in range(1, 41)}
+    index = Index(bucket_cap=30)
+    index.add_many(prints.items())
+    probes = np.concatenate(
+        [
+            prints[3].hashes[:300],
+            rng.integers(0, 2**32, 300, dtype=np.uint64).astype(np.uint32),  # mostly absent
+            prints[40].hashes[-50:],
+        ]
+    )
+    assert index_lookup(index, probes) == reference_lookup(prints, index, probes)
+    assert len(reference_lookup(prints, index, probes)) > 1000
+
+    # Added tracks sit in the delta until merged; removed ones are tombstones.
+    for tid in (41, 42):
+        prints[tid] = random_print(rng, 1500, 3000)
+        index.add(tid, prints[tid])
+    stored = dict(prints)
+    for tid in (3, 17):
+        del prints[tid]
+        index.remove(tid)
+    probes = np.concatenate([probes, prints[41].hashes[:200]])
+    expected = reference_lookup(prints, index, probes, stored=stored)
+    assert index_lookup(index, probes) == expected
+    assert not any(track in (3, 17) for _, track, _ in expected)
+
+    index.save(tmp_path / "index.snapshot")
+    loaded = Index.load(tmp_path / "index.snapshot")
+    assert index_lookup(loaded, probes) == reference_lookup(prints, loaded, probes)
+
+
+def test_slot_of_positions_equals_a_binary_search_of_the_bases():
+    rng = np.random.default_rng(3)
+    index = Index()
+    # Spans from 1 frame up: neighbouring bases can be as close as the gap allows.
+    for tid in range(1, 301):
+        span = int(rng.choice([1, 2, 50, 700, 9000]))
+        offsets = np.sort(rng.integers(0, span, 5)).astype(np.uint32)
+        index.add(tid, Fingerprint(np.arange(5, dtype=np.uint32) + tid, offsets, 1.0))
+    bases = index.slot_base(np.arange(len(index)))
+    positions = np.concatenate(
+        [bases, bases + 1, bases - 1, rng.integers(0, int(bases[-1]) + 9000, 5000)]
+    )
+    positions = positions[positions >= 0]
+    expected = np.searchsorted(bases, positions, side="right") - 1
+    assert np.array_equal(index.slot_of_positions(positions), expected)
+
+
+@pytest.fixture(scope="module")
+def crowded() -> tuple[Index, dict[int, np.ndarray]]:
+    """100 synthesised songs: more tracks than the shortlist, so it is used."""
+    songs = {100 + seed: song(seed, 20.0, RATE) for seed in range(100)}
+    index = Index()
+    index.add_many(
+        (tid, fingerprint(decode(audio, sample_rate=RATE))) for tid, audio in songs.items()
+    )
+    return index, songs
+
+
+def test_shortlist_changes_no_result_of_the_full_vote(crowded):
+    index, songs = crowded
+    assert len(index) > 64
+    fast, full = Matcher(index), Matcher(index, shortlist=None)
+    rng = np.random.default_rng(11)
+    for tid in (100, 137, 199):
+        start = int(rng.uniform(0, 8) * RATE)
+        audio = faster(songs[tid][start : start + 10 * RATE], 2)
+        query = fast.hash_query(decode(audio, sample_rate=RATE))
+        shortlisted, everything = fast.score(query), full.score(query)
+        assert shortlisted == everything
+        assert shortlisted[0].track_id == tid and shortlisted[0].confidence >= 0.7
+    # A song that is not in the index: the same (unconfident) candidates either way.
+    stranger = fast.hash_query(decode(song(999, 10.0, RATE), sample_rate=RATE))
+    assert fast.score(stranger) == full.score(stranger)
+    assert not fast.match(decode(song(999, 10.0, RATE), sample_rate=RATE))
+
+
+def test_shortlist_smaller_than_the_tracks_scored_is_refused(crowded):
+    with pytest.raises(ValueError, match="at least"):
+        Matcher(crowded[0], shortlist=4)
+
+
+def test_query_probes_equal_every_combination_of_neighbouring_cells():
+    samples = decode(faster(song(21, 6.0, RATE), 2), sample_rate=RATE)
+    peaks = find_peaks(
+        samples,
+        SPEC,
+        frames=SPEC.query_peak_frames,
+        bins=SPEC.query_peak_bins,
+        per_second=SPEC.query_peaks_per_s,
+    )
+    a, b, c = triplets(
+        peaks, SPEC, fan_out=SPEC.query_fan_out, max_dt=SPEC.max_dt * (1 + SPEC.max_speed_change)
+    )
+    features = _features(peaks, a, b, c, SPEC)
+    sizes = layout(SPEC)
+    expected = []
+    for t in range(a.size):
+        choices = []
+        for (values, pad), margin in zip(features, SPEC.probe_margins, strict=True):
+            cell = int(np.floor(values[t]))
+            frac = values[t] - cell
+            own = [cell + pad]
+            if frac < margin:
+                own.append(cell - 1 + pad)
+            elif frac > 1 - margin:
+                own.append(cell + 1 + pad)
+            choices.append(own)
+        for combo in product(*choices):
+            if all(0 <= v < n for v, n in zip(combo, sizes, strict=True)):
+                key = 0
+                for v, n in zip(combo, sizes, strict=True):
+                    key = key * n + v
+                expected.append((key, t))
+    hashes, anchor_time, ids = query_hashes(peaks, SPEC)
+    keys = np.array([k for k, _ in expected], dtype=np.int64)
+    reference = sorted(
+        zip(xxh32_u32(keys, SPEC.version).tolist(), [t for _, t in expected], strict=True)
+    )
+    assert sorted(zip(hashes.tolist(), ids.tolist(), strict=True)) == reference
+    assert len(reference) > 3 * a.size  # multi-probing did add probes
+    assert np.array_equal(anchor_time, peaks.time[a][ids])
