@@ -218,7 +218,7 @@ class Index:
             hashes = np.concatenate([self._delta_hashes, *(h for h, _ in self._pending)])
             positions = np.concatenate([self._delta_positions, *(p for _, p in self._pending)])
             self._pending.clear()
-            order = kernels.prefix_order(hashes, 16)
+            order = np.argsort(hashes, kind="stable")
             self._delta_hashes, self._delta_positions = hashes[order], positions[order]
             self._delta_directory, self._delta_directory_shift = _directory(self._delta_hashes)
         if self._delta_hashes.size and (

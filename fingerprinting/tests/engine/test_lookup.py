@@ -92,6 +92,21 @@ def test_lookup_equals_a_plain_scan_through_adds_removes_and_a_snapshot(tmp_path
     assert index_lookup(loaded, probes) == reference_lookup(prints, loaded, probes)
 
 
+def test_lookup_finds_every_entry_of_well_spread_hashes():
+    """Hashes spread over the whole 32-bit range (as xxh32 output is) share their top
+    bits with many others: the directory and the sort must still find every entry."""
+    rng = np.random.default_rng(19)
+    prints = {tid: random_print(rng, 4000, 2**32) for tid in range(1, 31)}
+    index = Index()
+    index.add_many(list(prints.items())[:25])  # merged into the main arrays
+    for tid in range(26, 31):
+        index.add(tid, prints[tid])  # left in the sorted delta
+    probes = np.concatenate([fp.hashes[::7] for fp in prints.values()])
+    expected = reference_lookup(prints, index, probes)
+    assert len(expected) >= probes.size
+    assert index_lookup(index, probes) == expected
+
+
 def test_slot_of_positions_equals_a_binary_search_of_the_bases():
     rng = np.random.default_rng(3)
     index = Index()
