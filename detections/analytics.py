@@ -180,6 +180,11 @@ _MONTHLY_RECOUNT = (
 )
 
 
+def month_after(day: date) -> date:
+    """The first day of the month after the one `day` falls in."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def _monthly_add(changes: dict[tuple[date, int], tuple[int, Decimal]]) -> None:
     """Adds the changes of PlayDaily cells to their TrackMonthly rows.
 
@@ -201,8 +206,9 @@ def _monthly_add(changes: dict[tuple[date, int], tuple[int, Decimal]]) -> None:
             if cursor.rowcount == 0:
                 # No row to subtract from: the rows were never filled for this month (cells
                 # written by other means); count it from its cells instead.
-                end = (month + timedelta(days=32)).replace(day=1)
-                cursor.execute(_MONTHLY_RECOUNT, [month, track_id, track_id, month, end])
+                cursor.execute(
+                    _MONTHLY_RECOUNT, [month, track_id, track_id, month, month_after(month)]
+                )
     emptied = Q()
     for month, track_id in changes:
         emptied |= Q(month=month, track_id=track_id)
@@ -310,7 +316,7 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
 def _monthly_recount(first: date, last: date) -> None:
     """Rewrites the TrackMonthly rows of the months from `first` (a first day) to the month
     of `last` as sums of their PlayDaily cells (whole months, all days)."""
-    end = (last.replace(day=1) + timedelta(days=32)).replace(day=1)
+    end = month_after(last)
     TrackMonthly.objects.filter(month__gte=first, month__lt=end).delete()
     rows = (
         PlayDaily.objects.filter(day__gte=first, day__lt=end)

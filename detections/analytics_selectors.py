@@ -28,7 +28,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from artists.models import Artist, PublisherArtistRelationship, RelationshipStatus
-from detections.analytics import VERSION_ALL, version_key_station
+from detections.analytics import VERSION_ALL, month_after, version_key_station
 from detections.models import (
     DetectionHealthDaily,
     PlayDaily,
@@ -150,13 +150,9 @@ def _whole_months(scope: Scope, q: RollupQuery) -> tuple[date, date] | None:
     answer for them (every station counts: no station, region or class limit), else None."""
     if scope.station_ids is not None or q.station_id is not None or q.region or q.station_class:
         return None
-    first = q.date_from if q.date_from.day == 1 else _next_month(q.date_from)
+    first = q.date_from if q.date_from.day == 1 else month_after(q.date_from)
     end = (q.date_to + timedelta(days=1)).replace(day=1)
     return (first, end) if first < end else None
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 # Summed per track first, then joined to the track for its artist: the join sees one row

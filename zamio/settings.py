@@ -102,11 +102,12 @@ DATABASES = {
         DATABASE_URL, conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0)
     )
 }
+DATABASE_POOL_MAX_SIZE = env.integer("DATABASE_POOL_MAX_SIZE", 8)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The demo runs Celery eagerly and Daphne in one process; give writers time.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif env.integer("DATABASE_POOL_MAX_SIZE", 8) > 0:
+elif DATABASE_POOL_MAX_SIZE > 0:
     # On PostgreSQL each process keeps a pool of open connections (psycopg 3, Django's
     # native pool): a request borrows one and gives it back when it ends. Under ASGI
     # (Daphne) every request runs in a thread of its own, so connections kept per thread
@@ -120,7 +121,7 @@ elif env.integer("DATABASE_POOL_MAX_SIZE", 8) > 0:
         )
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.integer("DATABASE_POOL_MIN_SIZE", 1),
-        "max_size": env.integer("DATABASE_POOL_MAX_SIZE", 8),
+        "max_size": DATABASE_POOL_MAX_SIZE,
         # A request waits at most this long for a free connection, then fails (500).
         "timeout": env.integer("DATABASE_POOL_TIMEOUT_SECONDS", 10),
     }

@@ -50,12 +50,8 @@ class Index:
         # almost nothing about which track is playing and cost the most time.
         self.bucket_cap = bucket_cap
         self.delta_ratio = delta_ratio
-        self._hashes = np.zeros(0, dtype=np.uint32)
-        self._positions = np.zeros(0, dtype=np.uint32)
-        self._delta_hashes = np.zeros(0, dtype=np.uint32)
-        self._delta_positions = np.zeros(0, dtype=np.uint32)
-        self._directory, self._directory_shift = _directory(self._hashes)
-        self._delta_directory, self._delta_directory_shift = _directory(self._delta_hashes)
+        self._set_main(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32))
+        self._set_delta(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32))
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         # Per slot, in base order.
         self._bases = np.zeros(0, dtype=np.int64)
@@ -138,6 +134,7 @@ class Index:
             self._delta_hashes,
             self._delta_positions,
             self._directory,
+            self._delta_directory,
             self._bases,
             self._track_ids,
             self._durations,
@@ -213,14 +210,23 @@ class Index:
 
     # -- merging ----------------------------------------------------------------------
 
+    def _set_main(self, hashes: np.ndarray, positions: np.ndarray) -> None:
+        """The sorted main arrays, with the directory derived from them."""
+        self._hashes, self._positions = hashes, positions
+        self._directory, self._directory_shift = _directory(hashes)
+
+    def _set_delta(self, hashes: np.ndarray, positions: np.ndarray) -> None:
+        """The sorted delta arrays, with the directory derived from them."""
+        self._delta_hashes, self._delta_positions = hashes, positions
+        self._delta_directory, self._delta_directory_shift = _directory(hashes)
+
     def _flush(self, *, force: bool = False) -> None:
         if self._pending:
             hashes = np.concatenate([self._delta_hashes, *(h for h, _ in self._pending)])
             positions = np.concatenate([self._delta_positions, *(p for _, p in self._pending)])
             self._pending.clear()
             order = np.argsort(hashes, kind="stable")
-            self._delta_hashes, self._delta_positions = hashes[order], positions[order]
-            self._delta_directory, self._delta_directory_shift = _directory(self._delta_hashes)
+            self._set_delta(hashes[order], positions[order])
         if self._delta_hashes.size and (
             force or self._delta_hashes.size > self.delta_ratio * max(self._hashes.size, 1 << 16)
         ):
@@ -240,11 +246,8 @@ class Index:
         positions = np.empty(size, dtype=np.uint32)
         hashes[at], positions[at] = delta_h, delta_p
         hashes[~is_delta], positions[~is_delta] = main_h, main_p
-        self._hashes, self._positions = hashes, positions
-        self._directory, self._directory_shift = _directory(hashes)
-        self._delta_hashes = np.zeros(0, dtype=np.uint32)
-        self._delta_positions = np.zeros(0, dtype=np.uint32)
-        self._delta_directory, self._delta_directory_shift = _directory(self._delta_hashes)
+        self._set_main(hashes, positions)
+        self._set_delta(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32))
 
     def _compact(self) -> None:
         """Drop dead tracks' entries and re-pack the live tracks' positions from 0."""
@@ -262,9 +265,7 @@ class Index:
             - self._bases[old_slots]
             + new_bases[remap[old_slots]]
         )
-        self._hashes = self._hashes[keep]
-        self._positions = new_positions.astype(np.uint32)
-        self._directory, self._directory_shift = _directory(self._hashes)
+        self._set_main(self._hashes[keep], new_positions.astype(np.uint32))
         self._bases = new_bases
         self._blocks = None
         self._track_ids = self._track_ids[live]
@@ -332,9 +333,7 @@ class Index:
                     arrays[name] = np.fromfile(handle, dtype=dtype, count=count).reshape(shape)
                 handle.seek(start + count * dtype.itemsize)
         index = cls(bucket_cap=int(meta["bucket_cap"]))
-        index._hashes = arrays["hashes"]
-        index._positions = arrays["positions"]
-        index._directory, index._directory_shift = _directory(index._hashes)
+        index._set_main(arrays["hashes"], arrays["positions"])
         index._bases = np.array(arrays["bases"], dtype=np.int64)
         index._track_ids = np.array(arrays["track_ids"], dtype=np.int64)
         index._durations = np.array(arrays["durations"], dtype=np.float64)
@@ -354,4 +353,5 @@ def _directory(hashes: np.ndarray) -> tuple[np.ndarray, int]:
     counts = np.bincount(np.asarray(hashes).astype(np.int64) >> shift, minlength=1 << bits)
     directory = np.zeros((1 << bits) + 1, dtype=np.int64)
     np.cumsum(counts, out=directory[1:])
-    return directory.astype(np.uint32 if hashes.size <= _MAX_POSITION else np.int64), shift
+    # Positions are uint32, so an index never holds more entries than uint32 counts.
+    return directory.astype(np.uint32), shift
