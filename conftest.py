@@ -10,7 +10,23 @@ _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _worker and os.environ.get("REDIS_URL"):
     _base, _, _db = os.environ["REDIS_URL"].rpartition("/")
     if _db.isdigit():
-        os.environ["REDIS_URL"] = f"{_base}/{int(_db) + 1 + int(_worker.removeprefix('gw'))}"
+        _own = f"{_base}/{int(_db) + 1 + int(_worker.removeprefix('gw'))}"
+        os.environ["REDIS_URL"] = _own
+        # pytest-django has read the settings before this file runs, so what they built
+        # from REDIS_URL must be pointed at the worker's database too (nothing has
+        # connected yet: the cache, channel layer and Celery connect on first use).
+        from django.conf import settings as _settings
+
+        _shared = _settings.REDIS_URL
+        _settings.REDIS_URL = _own
+        for _name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+            if getattr(_settings, _name) == _shared:
+                setattr(_settings, _name, _own)
+        if _settings.CACHES["default"].get("LOCATION") == _shared:
+            _settings.CACHES["default"]["LOCATION"] = _own
+        _layer = _settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+        if _layer.get("hosts") == [_shared]:
+            _layer["hosts"] = [_own]
 
 import pytest  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
