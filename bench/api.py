@@ -861,9 +861,10 @@ def _per_request(cpu: dict, requests: int) -> dict:
     }
 
 
-def drive(port: int, make, *, clients: int, requests: int, warmup: int) -> dict:
+def drive(port: int, make, *, clients: int, requests: int, warmup: int, on_measured=None) -> dict:
     """`requests` requests (after `warmup` unmeasured ones) from `clients` threads, each with
-    its own keep-alive connection. Returns latency percentiles in ms and status counts."""
+    its own keep-alive connection; `on_measured()` is called before the first measured
+    request is sent. Returns latency percentiles in ms and status counts."""
     lock = threading.Lock()
     todo = {"n": requests + warmup}
     latencies: list[float] = []
@@ -877,6 +878,8 @@ def drive(port: int, make, *, clients: int, requests: int, warmup: int) -> dict:
                     break
                 todo["n"] -= 1
                 measured = todo["n"] < requests
+                if measured and todo["n"] == requests - 1 and on_measured is not None:
+                    on_measured()
                 token, path = make()
             started = time.perf_counter()
             conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
@@ -921,12 +924,20 @@ def _load() -> list[float]:
 def _serve(port: int, name: str, scenario, args, meter: CpuMeter, *, clients: int) -> dict:
     """One phase of one endpoint: warm-up, then the measured requests under the CPU meter."""
     requests = args.solo if clients == 1 else args.requests
-    drive(port, scenario, clients=clients, requests=0, warmup=6 if clients == 1 else clients)
     # Sampled often enough to see a backend that lives for one request; less often under
     # load, where the sampler would compete with the clients (a pool's backends live on).
     meter.interval = 0.002 if clients == 1 else 0.05
-    meter.start()
-    result = drive(port, scenario, clients=clients, requests=requests, warmup=0)
+    if clients == 1:
+        # Warm-up on the measured keep-alive connection, so the worker that serves the
+        # measured requests is the one that was warmed up (a first request on a worker
+        # builds what later ones reuse: tens of ms spread over the measured ones).
+        result = drive(
+            port, scenario, clients=1, requests=requests, warmup=6, on_measured=meter.start
+        )
+    else:
+        drive(port, scenario, clients=clients, requests=0, warmup=clients)
+        meter.start()
+        result = drive(port, scenario, clients=clients, requests=requests, warmup=0)
     cpu = meter.stop()
     result.update(_per_request(cpu, requests), cpu=cpu, load=_load())
     return result
