@@ -1,11 +1,13 @@
-"""Filter types shared by every app's list endpoints."""
+"""Filter types and the filter-set base shared by every app's list endpoints."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
@@ -26,3 +28,38 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class FilterSet(django_filters.FilterSet):
+    """django-filter's FilterSet without its per-request rebuilding.
+
+    For every request django-filter deep-copies each filter (choices, widgets, lazy labels)
+    and builds a new form class from the copies: ≈ 1 ms of CPU per list request, a tenth of
+    what a whole request may cost. The filters keep no per-request state but their parent,
+    so a request gets shallow copies; and the form class is built once per filter set
+    (its fields come from the filters' declarations, not from the request: a filter set
+    whose fields depend on the request must not use this base)."""
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        if queryset is None:
+            queryset = self._meta.model._default_manager.all()
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset
+        self.request = request
+        self.form_prefix = prefix
+        self.filters = {}
+        for name, declared in self.base_filters.items():
+            filter_ = copy.copy(declared)
+            if declared.method is not None:
+                filter_.method = declared.method  # bound to the copy, not to the declaration
+            filter_.model = queryset.model
+            filter_.parent = self
+            self.filters[name] = filter_
+
+    def get_form_class(self):
+        form_class = type(self).__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            type(self)._form_class = form_class
+        return form_class
