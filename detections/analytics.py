@@ -51,6 +51,7 @@ from detections.models import (
     MatchStatus,
     PlayDaily,
     PlayLog,
+    ReviewBacklog,
     StationDaily,
     TrackMonthly,
     VerificationStatus,
@@ -74,6 +75,7 @@ class RollupShare:
     day: date
     airtime: Decimal
     verified: bool
+    pending: bool  # waiting for review: counted in StationDaily.pending_review
 
 
 def local_day(at: datetime) -> date:
@@ -90,6 +92,7 @@ def play_rollup_snapshot(play: PlayLog) -> RollupShare | None:
         day=local_day(play.started_at),
         airtime=Decimal(play.duration_seconds).quantize(Decimal("0.01")),
         verified=play.verification_status == VerificationStatus.VERIFIED,
+        pending=play.verification_status == VerificationStatus.PENDING_REVIEW,
     )
 
 
@@ -108,22 +111,37 @@ _RECOUNT_CELL = (
     "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
 )
 _RECOUNT_STATION = (
-    "INSERT INTO detections_stationdaily (day, station_id, plays, airtime_seconds) "
-    "SELECT %s, %s, count(*), coalesce(sum(duration_seconds), 0) FROM detections_playlog "
+    "INSERT INTO detections_stationdaily (day, station_id, plays, airtime_seconds, "
+    "pending_review) "
+    "SELECT %s, %s, count(*), coalesce(sum(duration_seconds), 0), "
+    "coalesce(sum(CASE WHEN verification_status = 'pending_review' THEN 1 ELSE 0 END), 0) "
+    "FROM detections_playlog "
     "WHERE station_id = %s AND started_at >= %s AND started_at < %s "
     "AND verification_status <> 'rejected' "
     "ON CONFLICT (station_id, day) DO UPDATE "
-    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds, "
+    "pending_review = excluded.pending_review "
+    "RETURNING pending_review"
+)
+_PENDING_OF_STATION_DAY = (
+    "SELECT pending_review FROM detections_stationdaily WHERE station_id = %s AND day = %s"
 )
 # Keeps these advisory locks apart from any other user of pg_advisory_xact_lock(int, int).
 _LOCK_SPACE = 0x2A000000
 
 
-def _station_day_recount(
-    *, station_id: int, day: date, track_ids: set[int]
-) -> dict[int, tuple[int, Decimal]]:
+@dataclass(frozen=True)
+class _Recounted:
+    """How a station-day's recount changed its cells: per track (plays, airtime), for
+    TrackMonthly; and the station's plays waiting for review, for ReviewBacklog."""
+
+    tracks: dict[int, tuple[int, Decimal]]
+    pending: int
+
+
+def _station_day_recount(*, station_id: int, day: date, track_ids: set[int]) -> _Recounted:
     """Recounts the cells of these tracks and the station's total for one station-day;
-    returns how much each track's cell changed (plays, airtime), for TrackMonthly.
+    returns how much they changed.
 
     Under a transaction-scoped advisory lock on (station, day), taken before the counting
     statements start: a concurrent change of the same station-day waits until this one
@@ -140,23 +158,29 @@ def _station_day_recount(
         before = {
             t: (n, a) for t, n, a in cells.values_list("track_id", "plays", "airtime_seconds")
         }
+        cursor.execute(_PENDING_OF_STATION_DAY, [station_id, day])
+        pending_before = (cursor.fetchone() or (0,))[0]
         for track_id in sorted(track_ids):
             cursor.execute(
                 _RECOUNT_CELL, [day, station_id, track_id, station_id, track_id, start, end]
             )
         cursor.execute(_RECOUNT_STATION, [day, station_id, station_id, start, end])
+        pending_after = cursor.fetchone()[0]
         after = {t: (n, a) for t, n, a in cells.values_list("track_id", "plays", "airtime_seconds")}
     # An emptied cell is deleted, so "distinct stations/tracks" never counts it.
     cells.filter(plays=0).delete()
     StationDaily.objects.filter(station_id=station_id, day=day, plays=0).delete()
     zero = (0, Decimal("0.00"))
-    return {
-        t: (
-            after.get(t, zero)[0] - before.get(t, zero)[0],
-            after.get(t, zero)[1] - before.get(t, zero)[1],
-        )
-        for t in track_ids
-    }
+    return _Recounted(
+        tracks={
+            t: (
+                after.get(t, zero)[0] - before.get(t, zero)[0],
+                after.get(t, zero)[1] - before.get(t, zero)[1],
+            )
+            for t in track_ids
+        },
+        pending=pending_after - pending_before,
+    )
 
 
 _MONTHLY_ADD = (
@@ -215,6 +239,35 @@ def _monthly_add(changes: dict[tuple[date, int], tuple[int, Decimal]]) -> None:
     TrackMonthly.objects.filter(emptied, plays__lte=0).delete()
 
 
+_BACKLOG_ADD = (
+    "INSERT INTO detections_reviewbacklog (station_id, plays) VALUES (%s, %s) "
+    "ON CONFLICT (station_id) DO UPDATE "
+    "SET plays = detections_reviewbacklog.plays + excluded.plays"
+)
+_BACKLOG_SUBTRACT = "UPDATE detections_reviewbacklog SET plays = plays + %s WHERE station_id = %s"
+_BACKLOG_RECOUNT = (
+    "INSERT INTO detections_reviewbacklog (station_id, plays) "
+    "SELECT %s, coalesce(sum(pending_review), 0) FROM detections_stationdaily "
+    "WHERE station_id = %s "
+    "ON CONFLICT (station_id) DO UPDATE SET plays = excluded.plays"
+)
+
+
+def _review_backlog_add(changes: dict[int, int]) -> None:
+    """Adds the changes of StationDaily.pending_review to the stations' ReviewBacklog rows.
+
+    Deltas of exact recounts, as for TrackMonthly (see `_monthly_add`): a station's row sums
+    all its days, and two days of one station are recounted under different locks."""
+    with connection.cursor() as cursor:
+        for station_id, delta in sorted(changes.items()):
+            if delta > 0:
+                cursor.execute(_BACKLOG_ADD, [station_id, delta])
+            elif delta < 0:
+                cursor.execute(_BACKLOG_SUBTRACT, [delta, station_id])
+                if cursor.rowcount == 0:  # never filled for this station: count it instead
+                    cursor.execute(_BACKLOG_RECOUNT, [station_id, station_id])
+
+
 def _versions_bump_on_commit(station_ids: set[int]) -> None:
     def bump() -> None:
         for key in [VERSION_ALL, *(version_key_station(s) for s in sorted(station_ids))]:
@@ -238,13 +291,16 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
         if share is not None:
             cells[(share.station_id, share.day)].add(share.track_id)
     monthly: dict[tuple[date, int], tuple[int, Decimal]] = {}
+    backlog: dict[int, int] = defaultdict(int)
     for (station_id, day), track_ids in sorted(cells.items()):
-        changes = _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
-        for track_id, (plays, airtime) in changes.items():
+        recounted = _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
+        for track_id, (plays, airtime) in recounted.tracks.items():
             key = (day.replace(day=1), track_id)
             n, a = monthly.get(key, (0, Decimal(0)))
             monthly[key] = (n + plays, a + airtime)
+        backlog[station_id] += recounted.pending
     _monthly_add(monthly)
+    _review_backlog_add(backlog)
     _versions_bump_on_commit({station_id for station_id, _day in cells})
     if (
         after is not None
@@ -256,9 +312,9 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
 
 def rollups_rebuild(*, date_from: date, date_to: date) -> int:
     """Recounts PlayDaily and StationDaily for [date_from, date_to] from PlayLog (backfill
-    and repair), and TrackMonthly for the months they touch from PlayDaily; returns the
-    PlayDaily rows written. Locks the three tables meanwhile (on PostgreSQL) so the
-    tracker's changes wait and land on the recounted rows."""
+    and repair), TrackMonthly for the months they touch from PlayDaily and ReviewBacklog
+    from StationDaily; returns the PlayDaily rows written. Locks the four tables meanwhile
+    (on PostgreSQL) so the tracker's changes wait and land on the recounted rows."""
     tz = timezone.get_current_timezone()
     start = datetime.combine(date_from, datetime.min.time(), tzinfo=tz)
     end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=tz)
@@ -267,7 +323,11 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
         .exclude(verification_status=VerificationStatus.REJECTED)
         .annotate(day=TruncDate("started_at"))
         .values("day", "station_id", "track_id")
-        .annotate(n=Count("id"), airtime=Sum("duration_seconds"))
+        .annotate(
+            n=Count("id"),
+            airtime=Sum("duration_seconds"),
+            pending=Count("id", filter=Q(verification_status=VerificationStatus.PENDING_REVIEW)),
+        )
         .order_by()
     )
     written = 0
@@ -276,11 +336,11 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "LOCK TABLE detections_playdaily, detections_stationdaily, "
-                    "detections_trackmonthly IN EXCLUSIVE MODE"
+                    "detections_trackmonthly, detections_reviewbacklog IN EXCLUSIVE MODE"
                 )
         PlayDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
         StationDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
-        per_station: dict[tuple[date, int], list] = defaultdict(lambda: [0, Decimal(0)])
+        per_station: dict[tuple[date, int], list] = defaultdict(lambda: [0, Decimal(0), 0])
         batch: list[PlayDaily] = []
         for row in plays.iterator(chunk_size=5000):
             batch.append(
@@ -295,6 +355,7 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             total = per_station[(row["day"], row["station_id"])]
             total[0] += row["n"]
             total[1] += row["airtime"]
+            total[2] += row["pending"]
             if len(batch) >= 5000:
                 PlayDaily.objects.bulk_create(batch)
                 written += len(batch)
@@ -303,14 +364,33 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
         written += len(batch)
         StationDaily.objects.bulk_create(
             [
-                StationDaily(day=day, station_id=station_id, plays=n, airtime_seconds=airtime)
-                for (day, station_id), (n, airtime) in per_station.items()
+                StationDaily(
+                    day=day,
+                    station_id=station_id,
+                    plays=n,
+                    airtime_seconds=airtime,
+                    pending_review=pending,
+                )
+                for (day, station_id), (n, airtime, pending) in per_station.items()
             ],
             batch_size=5000,
         )
         _monthly_recount(date_from.replace(day=1), date_to)
+        _review_backlog_recount()
         _versions_bump_on_commit(set())
     return written
+
+
+def _review_backlog_recount() -> None:
+    """Rewrites ReviewBacklog as the sums of StationDaily.pending_review (all days)."""
+    ReviewBacklog.objects.all().delete()
+    ReviewBacklog.objects.bulk_create(
+        ReviewBacklog(station_id=row["station_id"], plays=row["n"])
+        for row in StationDaily.objects.filter(pending_review__gt=0)
+        .values("station_id")
+        .annotate(n=Sum("pending_review"))
+        .order_by()
+    )
 
 
 def _monthly_recount(first: date, last: date) -> None:

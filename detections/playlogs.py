@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -111,25 +112,41 @@ def _covered_seconds(
     return covered
 
 
-def _coverage(station_id: int, entry: StationPlaylogEntry) -> tuple[float | None, str]:
+def _coverages(station_id: int, entries: list[StationPlaylogEntry]) -> list[tuple]:
+    """(coverage, status) of each entry, from the station's analysed windows around them
+    (read once for all the entries, not once per entry)."""
     retention = timezone.now() - timedelta(days=settings.DETECTIONS_MATCHCACHE_RETENTION_DAYS)
-    if entry.started_at < retention:
-        return None, "unknown"
     longest = timedelta(seconds=max(settings.DETECTIONS_WINDOW_SECONDS, 600))
-    windows = list(
-        MatchCache.objects.filter(
-            station_id=station_id,
-            captured_at__lt=entry.ended_at,
-            captured_at__gt=entry.started_at - longest,
+    kept = [entry for entry in entries if entry.started_at >= retention]
+    windows: list[tuple[datetime, float]] = []
+    if kept:
+        windows = list(
+            MatchCache.objects.filter(
+                station_id=station_id,
+                captured_at__lt=max(entry.ended_at for entry in kept),
+                captured_at__gt=min(entry.started_at for entry in kept) - longest,
+            )
+            .exclude(status__in=[MatchStatus.PENDING, MatchStatus.FAILED])
+            .order_by("captured_at")
+            .values_list("captured_at", "window_seconds")
         )
-        .exclude(status__in=[MatchStatus.PENDING, MatchStatus.FAILED])
-        .values_list("captured_at", "window_seconds")
-    )
-    span = (entry.ended_at - entry.started_at).total_seconds()
-    share = min(1.0, _covered_seconds(windows, entry.started_at, entry.ended_at) / span)
-    if share >= MONITORED_SHARE:
-        return round(share, 4), "monitored"
-    return round(share, 4), ("partial" if share > 0 else "not_monitored")
+    starts = [at for at, _seconds in windows]
+    result = []
+    for entry in entries:
+        if entry.started_at < retention:
+            result.append((None, "unknown"))
+            continue
+        # The windows that began within `longest` before the entry and before its end.
+        around = windows[
+            bisect_right(starts, entry.started_at - longest) : bisect_left(starts, entry.ended_at)
+        ]
+        span = (entry.ended_at - entry.started_at).total_seconds()
+        share = min(1.0, _covered_seconds(around, entry.started_at, entry.ended_at) / span)
+        if share >= MONITORED_SHARE:
+            result.append((round(share, 4), "monitored"))
+        else:
+            result.append((round(share, 4), "partial" if share > 0 else "not_monitored"))
+    return result
 
 
 def playlog_comparison(*, station: Station, date_from: date, date_to: date) -> Comparison:
@@ -193,9 +210,9 @@ def playlog_comparison(*, station: Station, date_from: date, date_to: date) -> C
     result.agreed.sort(key=lambda p: (p.entry.started_at, p.entry.pk))
     result.duration_differences.sort(key=lambda p: (p.entry.started_at, p.entry.pk))
     result.unlogged = [p for p in plays if p.pk not in paired_plays]
+    unheard = [entry for entry in entries if entry.pk not in paired_entries]
     result.unheard = [
-        Unheard(entry, *_coverage(station.pk, entry))
-        for entry in entries
-        if entry.pk not in paired_entries
+        Unheard(entry, *coverage)
+        for entry, coverage in zip(unheard, _coverages(station.pk, unheard), strict=True)
     ]
     return result

@@ -8,11 +8,14 @@ Anything else is invisible, which the API answers with 404.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Prefetch, QuerySet
+from django.db.models.expressions import RawSQL
 
-from artists.models import PublisherArtistRelationship, RelationshipStatus
+from artists.models import Artist, PublisherArtistRelationship, RelationshipStatus
 from detections.models import (
     Dispute,
     DisputeEntry,
@@ -33,29 +36,182 @@ def _is_staff(user: User) -> bool:
     return user.role == Role.ADMIN
 
 
-def plays_visible_to(*, user: User) -> QuerySet[PlayLog]:
-    """PlayLogs the user may see, with station, track and primary artist joined."""
+@dataclass(frozen=True)
+class PlayScope:
+    """The plays a user may see, and when they are those of a list of tracks (an artist's,
+    a publisher's), that list."""
+
+    plays: QuerySet[PlayLog]
+    track_ids: list[int] | None = None
+
+
+def play_scope(*, user: User) -> PlayScope:
     qs = PlayLog.objects.select_related("station", "track", "track__primary_artist")
     if _is_staff(user):
-        return qs.all()
+        return PlayScope(qs.all())
     if user.role == Role.STATION:
-        return qs.filter(station_id__in=station_ids_for_user(user=user))
+        return PlayScope(qs.filter(station_id__in=station_ids_for_user(user=user)))
     # By track ids (a short list) rather than by joining plays to artists: the planner then
     # reads each track's plays through the (track, started_at) index.
-    if user.role == Role.ARTIST:
-        own = Q(primary_artist__user=user) | Q(featured_artists__user=user)
-        return qs.filter(track_id__in=_track_ids(own))
-    if user.role == Role.PUBLISHER:
-        represented = PublisherArtistRelationship.objects.filter(
-            publisher__user=user, status=RelationshipStatus.ACTIVE
+    if user.role in (Role.ARTIST, Role.PUBLISHER):
+        track_ids = own_track_ids(user_id=user.pk, role=user.role)
+        return PlayScope(qs.filter(track_id__in=track_ids), track_ids)
+    return PlayScope(qs.none())
+
+
+def plays_visible_to(*, user: User) -> QuerySet[PlayLog]:
+    """PlayLogs the user may see, with station, track and primary artist joined."""
+    return play_scope(user=user).plays
+
+
+def own_track_ids(*, user_id: int, role: str) -> list[int]:
+    """The tracks an artist account (its own, primary or featured) or a publisher account
+    (its actively represented artists') may see the plays and numbers of; [] otherwise."""
+    if role == Role.ARTIST:
+        artists = Artist.objects.filter(user_id=user_id).values("pk")
+    elif role == Role.PUBLISHER:
+        artists = PublisherArtistRelationship.objects.filter(
+            publisher__user_id=user_id, status=RelationshipStatus.ACTIVE
         ).values("artist_id")
-        own = Q(primary_artist_id__in=represented) | Q(featured_artists__in=represented)
-        return qs.filter(track_id__in=_track_ids(own))
-    return qs.none()
+    else:
+        return []
+    return artist_track_ids(artists)
 
 
-def _track_ids(condition: Q) -> list[int]:
-    return sorted(set(Track.objects.filter(condition).values_list("pk", flat=True)))
+def artist_track_ids(artist_ids) -> list[int]:
+    """Tracks whose primary or a featured artist is among `artist_ids` (ids or a query of
+    them), sorted. Two index reads in one UNION: an OR across the join of tracks to their
+    artists read every track (4 ms of PostgreSQL per request with 10,000 tracks)."""
+    primary = Track.objects.filter(primary_artist_id__in=artist_ids).order_by().values_list("pk")
+    featured = (
+        Track.featured_artists.through.objects.filter(artist_id__in=artist_ids)
+        .order_by()
+        .values_list("track_id")
+    )
+    return sorted({pk for (pk,) in primary.union(featured)})
+
+
+# The columns of a play in list pages (PlayOutput's, without the joined station and track).
+PLAY_LIST_COLUMNS = (
+    "id",
+    "station_id",
+    "track_id",
+    "started_at",
+    "ended_at",
+    "duration_seconds",
+    "avg_confidence",
+    "peak_confidence",
+    "window_count",
+    "source",
+    "is_open",
+    "verification_status",
+    "payment_status",
+    "royalty_status",
+    "royalty_bearing",
+    "reviewed_at",
+    "review_note",
+    "created_at",
+    "updated_at",
+)
+
+
+class PlayPages:
+    """A list of plays as a paginator reads it: counted in the database, and a page read
+    as rows (dicts shaped like a play with its station and track) rather than model
+    instances.
+
+    A page is one query: the page's plays are chosen (filtered, ordered, limited) in a
+    subquery and only they are joined to their stations, tracks and artists. Joined in the
+    choosing query itself, the planner could join before it limited (a hash of all 10,000
+    tracks for a page of 25 plays); and three model instances per row cost more than the
+    query."""
+
+    ordered = True
+    _BRIEFS = {
+        "station__name": "name",
+        "station__slug": "slug",
+        "station__call_sign": "call_sign",
+        "station__region": "region",
+        "station__station_class": "station_class",
+        "track__title": "title",
+        "track__isrc": "isrc",
+        "track__primary_artist_id": "primary_artist_id",
+        "track__primary_artist__stage_name": "stage_name",
+    }
+
+    def __init__(self, plays: QuerySet[PlayLog], *, track_ids: list[int] | None = None) -> None:
+        self._plays = plays
+        self._track_ids = track_ids
+
+    def count(self) -> int:
+        return self._plays.count()
+
+    def __getitem__(self, page: slice) -> list[dict]:
+        query = self._plays.query
+        ordering = query.order_by or (query.default_ordering and PlayLog._meta.ordering) or ()
+        chosen = self._chosen_by_track(page, ordering)
+        if chosen is None:
+            chosen = self._plays.order_by(*ordering).values("pk")[page]
+        rows = list(
+            PlayLog.objects.filter(pk__in=chosen)
+            .order_by(*ordering)
+            .values(*PLAY_LIST_COLUMNS, *self._BRIEFS)
+        )
+        for row in rows:
+            brief = {key: row.pop(column) for column, key in self._BRIEFS.items()}
+            row["station"] = {
+                "id": row["station_id"],
+                **{k: brief[k] for k in ("name", "slug", "call_sign", "region", "station_class")},
+            }
+            row["track"] = {
+                "id": row["track_id"],
+                "title": brief["title"],
+                "isrc": brief["isrc"],
+                "primary_artist_id": brief["primary_artist_id"],
+                "primary_artist": {"stage_name": brief["stage_name"]},
+            }
+        return rows
+
+    # Up to this many tracks, a page of a track list's plays is chosen track by track.
+    _MAX_LATERAL_TRACKS = 200
+
+    def _chosen_by_track(self, page: slice, ordering) -> RawSQL | None:
+        """The page's play ids, chosen from each track's own first plays (PostgreSQL).
+
+        The plays of an artist's or a publisher's tracks are all read and sorted to find the
+        newest 25: 26,000 rows (70 ms) for the benchmark's most-aired artist over 90 days.
+        Read track by track through the (track, started_at) index, newest first and
+        stopping at the page's end, the same page costs a few rows per track. None where
+        this does not apply (no track list, another database, an ordering by something
+        else than the plays' own columns)."""
+        track_ids = self._track_ids
+        if (
+            track_ids is None
+            or not 0 < len(track_ids) <= self._MAX_LATERAL_TRACKS
+            or connection.vendor != "postgresql"
+        ):
+            return None
+        columns = ["id" if term.lstrip("-") == "pk" else term.lstrip("-") for term in ordering]
+        if not columns or any(c not in PLAY_LIST_COLUMNS for c in columns):
+            return None
+        start, stop = page.start or 0, page.stop
+        per_track = (
+            self._plays.filter(track_id=RawSQL("scope_track.id", ()))
+            .order_by(*ordering)
+            .values(*dict.fromkeys(["id", *columns]))[:stop]
+        )
+        sql, params = per_track.query.sql_with_params()
+        order = ", ".join(
+            f'chosen."{column}" {"DESC" if term.startswith("-") else "ASC"}'
+            for column, term in zip(columns, ordering, strict=True)
+        )
+        # Only the ORM's own SQL and column names checked against PLAY_LIST_COLUMNS are
+        # spliced in; every value is a parameter.
+        return RawSQL(  # noqa: S611
+            "SELECT chosen.id FROM unnest(%s::bigint[]) AS scope_track(id) "  # noqa: S608
+            f"CROSS JOIN LATERAL ({sql}) AS chosen ORDER BY {order} LIMIT %s OFFSET %s",
+            (list(track_ids), *params, stop - start, start),
+        )
 
 
 def play_get(*, user: User, play_id: int) -> PlayLog:

@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -44,7 +45,8 @@ from tracks.models import Track
 from users.models import Role, StaffRole
 from users.permissions import IsAuthenticatedUser, IsStaff, IsStation, has_role, has_staff_role
 from zamio.errors import DomainError, Forbidden
-from zamio.filters import IsoDateTimeFilter
+from zamio.filters import FilterSet, IsoDateTimeFilter
+from zamio.output import compiled
 from zamio.schema import file_responses
 
 IsPlayReader = has_role(Role.ADMIN, Role.STATION, Role.ARTIST, Role.PUBLISHER)
@@ -59,7 +61,7 @@ def _fake(view) -> bool:
     return getattr(view, "swagger_fake_view", False)
 
 
-class PlayFilter(django_filters.FilterSet):
+class PlayFilter(FilterSet):
     station = django_filters.NumberFilter(field_name="station_id")
     track = django_filters.NumberFilter(field_name="track_id")
     artist = django_filters.NumberFilter(
@@ -97,20 +99,38 @@ class PlayFilter(django_filters.FilterSet):
         return qs.filter(track_id__in=ids.values("pk"))
 
 
-class PlayListApi(generics.ListAPIView):
+class _PlayRowsListApi(generics.ListAPIView):
+    """A list of plays read as rows (selectors.PlayPages) and put out by the compiled
+    PlayOutput: the same JSON as the serializer over model instances, for a fraction of
+    the CPU."""
+
+    serializer_class = s.PlayOutput
+    filterset_class = PlayFilter
+
+    scope_track_ids: list[int] | None = None  # set by get_queryset when the scope is tracks
+
+    def list(self, request, *args, **kwargs):
+        plays = selectors.PlayPages(
+            self.filter_queryset(self.get_queryset()), track_ids=self.scope_track_ids
+        )
+        page = self.paginate_queryset(plays)
+        return self.get_paginated_response(compiled(s.PlayOutput).many(page))
+
+
+class PlayListApi(_PlayRowsListApi):
     """Plays the caller may see: staff all, a station its own, an artist its tracks', a
     publisher its represented artists'. Filter by station, track, artist, dates, statuses."""
 
     permission_classes = [IsPlayReader]
-    serializer_class = s.PlayOutput
-    filterset_class = PlayFilter
     ordering_fields = ["started_at", "duration_seconds", "avg_confidence", "id"]
     ordering = ["-started_at", "-id"]
 
     def get_queryset(self):
         if _fake(self):
             return PlayLog.objects.none()
-        return selectors.plays_visible_to(user=self.request.user)
+        scope = selectors.play_scope(user=self.request.user)
+        self.scope_track_ids = scope.track_ids
+        return scope.plays
 
     @extend_schema(tags=["detections"])
     def get(self, request, *args, **kwargs):
@@ -145,7 +165,7 @@ class PlayReviewApi(APIView):
         return Response(s.PlayOutput(play).data)
 
 
-class MatchCacheFilter(django_filters.FilterSet):
+class MatchCacheFilter(FilterSet):
     station = django_filters.NumberFilter(field_name="station_id")
     track = django_filters.NumberFilter(field_name="track_id")
     status = django_filters.ChoiceFilter(choices=MatchStatus.choices)
@@ -178,7 +198,7 @@ class MatchCacheListApi(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class UploadFilter(django_filters.FilterSet):
+class UploadFilter(FilterSet):
     station = django_filters.NumberFilter(field_name="station_id")
     status = django_filters.ChoiceFilter(choices=UploadStatus.choices)
     chunk_id = django_filters.CharFilter()
@@ -241,7 +261,7 @@ class UploadListCreateApi(generics.ListAPIView):
 
 
 # --- Disputes -------------------------------------------------------------------------------
-class DisputeFilter(django_filters.FilterSet):
+class DisputeFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=DisputeStatus.choices)
     dispute_type = django_filters.ChoiceFilter(choices=DisputeType.choices)
     play = django_filters.NumberFilter(field_name="play_id")
@@ -479,13 +499,11 @@ class PlayOverrideApi(APIView):
 
 
 # --- Review queue ---------------------------------------------------------------------------
-class ReviewQueueApi(generics.ListAPIView):
+class ReviewQueueApi(_PlayRowsListApi):
     """Low-confidence plays waiting for a decision (verification pending review), oldest
     first. Filter by station, track, artist and dates like the play list."""
 
     permission_classes = [IsStaff]
-    serializer_class = s.PlayOutput
-    filterset_class = PlayFilter
     ordering_fields = ["started_at", "avg_confidence", "id"]
     ordering = ["started_at", "id"]
 
@@ -579,9 +597,23 @@ class PlayRollupApi(APIView):
     )
     def get(self, request):
         query, _v = _rollup_query(request)
-        return Response(
-            s.RollupOutput(analytics_selectors.play_rollup(user=request.user, query=query)).data
+        body = analytics_selectors.play_rollup_rendered(
+            user=request.user, query=query, kind="rollup.json", render=_json_of(s.RollupOutput)
         )
+        return _json_response(body)
+
+
+def _json_of(output_class):
+    """Renders data as `output_class` would, as DRF's JSON renderer writes it."""
+    output = compiled(output_class)
+    renderer = JSONRenderer()
+    return lambda data: renderer.render(output.one(data))
+
+
+def _json_response(body: bytes) -> HttpResponse:
+    # Cached, already rendered JSON: served as it is (the same bytes a DRF Response with
+    # the JSON renderer would write), without serializing or rendering again.
+    return HttpResponse(body, content_type="application/json")
 
 
 _EXPORT_COLUMNS = {
@@ -600,16 +632,29 @@ def _csv_cell(value) -> str:
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
-def csv_response(filename: str, header: list[str], rows) -> HttpResponse:
+def csv_bytes(header: list[str], rows) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
     for row in rows:
         writer.writerow([_csv_cell(cell) for cell in row])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    return buffer.getvalue().encode()
+
+
+def csv_attachment(filename: str, body: bytes) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def csv_response(filename: str, header: list[str], rows) -> HttpResponse:
+    return csv_attachment(filename, csv_bytes(header, rows))
+
+
+def _csv_of(section: str, columns: list[str]):
+    """Renders one list of a rollup or health answer as CSV, a row per item."""
+    return lambda data: csv_bytes(columns, ([item[c] for c in columns] for item in data[section]))
 
 
 class PlayRollupExportApi(APIView):
@@ -625,11 +670,14 @@ class PlayRollupExportApi(APIView):
     def get(self, request):
         query, v = _rollup_query(request, s.RollupExportInput)
         section = v["section"]
-        result = analytics_selectors.play_rollup(user=request.user, query=query)
-        columns = _EXPORT_COLUMNS[section]
-        rows = ([item[c] for c in columns] for item in result[section])
+        body = analytics_selectors.play_rollup_rendered(
+            user=request.user,
+            query=query,
+            kind=f"rollup.csv.{section}",
+            render=_csv_of(section, _EXPORT_COLUMNS[section]),
+        )
         name = f"airplay-{section}-{query.date_from}-{query.date_to}-{query.granularity}.csv"
-        return csv_response(name, columns, rows)
+        return csv_attachment(name, body)
 
 
 def _health_args(request) -> dict:
@@ -655,9 +703,10 @@ class DetectionHealthApi(APIView):
         parameters=[s.HealthQueryInput], responses={200: s.HealthOutput}, tags=["analytics"]
     )
     def get(self, request):
-        return Response(
-            s.HealthOutput(analytics_selectors.detection_health(**_health_args(request))).data
+        body = analytics_selectors.detection_health_rendered(
+            kind="health.json", render=_json_of(s.HealthOutput), **_health_args(request)
         )
+        return _json_response(body)
 
 
 class DetectionHealthExportApi(APIView):
@@ -670,21 +719,22 @@ class DetectionHealthExportApi(APIView):
     )
     def get(self, request):
         args = _health_args(request)
-        result = analytics_selectors.detection_health(**args)
-        columns = [
-            "period",
-            "stations",
-            "windows",
-            "matched",
-            "low_confidence",
-            "failed",
-            "match_rate",
-            "low_confidence_share",
-        ]
-        rows = ([item[c] for c in columns] for item in result["series"])
-        return csv_response(
-            f"detection-health-{args['date_from']}-{args['date_to']}.csv", columns, rows
+        body = analytics_selectors.detection_health_rendered(
+            kind="health.csv", render=_csv_of("series", _HEALTH_EXPORT_COLUMNS), **args
         )
+        return csv_attachment(f"detection-health-{args['date_from']}-{args['date_to']}.csv", body)
+
+
+_HEALTH_EXPORT_COLUMNS = [
+    "period",
+    "stations",
+    "windows",
+    "matched",
+    "low_confidence",
+    "failed",
+    "match_rate",
+    "low_confidence_share",
+]
 
 
 # --- Playlog comparison ---------------------------------------------------------------------
@@ -721,31 +771,37 @@ class PlaylogComparisonApi(APIView):
         parameters=[s.ComparisonQueryInput], responses={200: s.ComparisonOutput}, tags=["stations"]
     )
     def get(self, request):
-        c = _comparison(request)
-        pair = lambda p: {  # noqa: E731
+        return Response(compiled(s.ComparisonOutput).one(comparison_body(_comparison(request))))
+
+
+def comparison_body(c) -> dict:
+    """A comparison (detections.playlogs.Comparison) shaped for ComparisonOutput."""
+
+    def pair(p) -> dict:
+        return {
             "entry": _entry_dict(p.entry),
             "play": p.play,
             "start_difference_seconds": p.start_difference_seconds,
             "duration_difference_seconds": p.duration_difference_seconds,
         }
-        body = {
-            "station": c.station,
-            "date_from": c.date_from,
-            "date_to": c.date_to,
-            "summary": c.summary,
-            "agreed": [pair(p) for p in c.agreed],
-            "unlogged": c.unlogged,
-            "unheard": [
-                {
-                    "entry": _entry_dict(u.entry),
-                    "coverage": u.coverage,
-                    "coverage_status": u.coverage_status,
-                }
-                for u in c.unheard
-            ],
-            "duration_differences": [pair(p) for p in c.duration_differences],
-        }
-        return Response(s.ComparisonOutput(body).data)
+
+    return {
+        "station": c.station,
+        "date_from": c.date_from,
+        "date_to": c.date_to,
+        "summary": c.summary,
+        "agreed": [pair(p) for p in c.agreed],
+        "unlogged": c.unlogged,
+        "unheard": [
+            {
+                "entry": _entry_dict(u.entry),
+                "coverage": u.coverage,
+                "coverage_status": u.coverage_status,
+            }
+            for u in c.unheard
+        ],
+        "duration_differences": [pair(p) for p in c.duration_differences],
+    }
 
 
 class PlaylogComparisonExportApi(APIView):

@@ -14,13 +14,14 @@ from django.db.models.functions import TruncDate, TruncMonth
 from django.test import TestCase
 
 from detections import analytics, disputes, services
-from detections.analytics_selectors import RollupQuery, play_rollup
+from detections.analytics_selectors import RollupQuery, play_rollup, play_rollup_rendered
 from detections.models import (
     DetectionHealthDaily,
     FirstPlay,
     MatchCache,
     PlayDaily,
     PlayLog,
+    ReviewBacklog,
     StationDaily,
     TrackMonthly,
 )
@@ -184,6 +185,95 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
     assert _monthly_cells() == monthly
 
 
+def _backlog() -> dict:
+    """ReviewBacklog as {station: plays waiting for review} (stations with any)."""
+    return {r.station_id: r.plays for r in ReviewBacklog.objects.filter(plays__gt=0)}
+
+
+def _direct_backlog() -> dict:
+    rows = PlayLog.objects.filter(verification_status="pending_review").values("station_id")
+    return {r["station_id"]: r["n"] for r in rows.annotate(n=Count("id")).order_by()}
+
+
+def _pending_cells() -> tuple[dict, dict]:
+    """StationDaily.pending_review per (day, station), and the same counted directly."""
+    direct = (
+        PlayLog.objects.filter(verification_status="pending_review")
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "station_id")
+        .annotate(n=Count("id"))
+    )
+    return (
+        {
+            (r.day, r.station_id): r.pending_review
+            for r in StationDaily.objects.filter(pending_review__gt=0)
+        },
+        {(r["day"], r["station_id"]): r["n"] for r in direct},
+    )
+
+
+def test_the_review_backlog_equals_a_direct_count_after_growth_reviews_disputes_and_fixes(
+    parties,
+):
+    # Given plays counted by a rebuild, a third of them waiting for review
+    _seed(parties)
+    assert _backlog() == _direct_backlog()
+    assert sum(_backlog().values()) > 10
+    # When the tracker logs a low-confidence airing (it waits for review) and grows it
+    fresh = TrackFactory(duration_seconds=60.0)
+    for at in range(0, 20, 5):
+        _feed(parties.other_station, fresh, at, at, confidence=0.55)
+    # and staff confirm one waiting play and reject another
+    waiting = PlayLog.objects.filter(verification_status="pending_review", is_open=False)
+    services.play_review(actor=parties.support, play_id=waiting[0].pk, status="verified")
+    services.play_review(actor=parties.support, play_id=waiting[1].pk, status="rejected")
+    # and a party disputes a waiting play (disputed: no longer waiting for review), while
+    # another is disputed and the dispute withdrawn (waiting again)
+    disputed, withdrawn = waiting.filter(station=parties.station)[:2]
+    disputes.dispute_open(
+        actor=parties.station_user, play_id=disputed.pk, dispute_type="not_aired", description="?"
+    )
+    taken_back = disputes.dispute_open(
+        actor=parties.station_user, play_id=withdrawn.pk, dispute_type="not_aired", description="?"
+    )
+    disputes.dispute_withdraw(actor=parties.station_user, dispute_id=taken_back.pk)
+    # and staff move a waiting play to another day and station's track
+    moved = waiting.exclude(pk__in=[withdrawn.pk]).last()
+    disputes.play_override(
+        actor=parties.support,
+        play_id=moved.pk,
+        track_id=fresh.pk,
+        started_at=moved.started_at + timedelta(days=2),
+        ended_at=moved.started_at + timedelta(days=2, seconds=95),
+        reason="Logged on the wrong day.",
+    )
+    services.plays_close_open(station_id=parties.other_station.pk, until=T0 + timedelta(days=30))
+
+    # Then the backlog and the day cells still equal a direct count
+    assert PlayLog.objects.get(pk=disputed.pk).verification_status == "disputed"
+    assert PlayLog.objects.get(pk=withdrawn.pk).verification_status == "pending_review"
+    assert PlayLog.objects.filter(track=fresh, verification_status="pending_review").exists()
+    assert _backlog() == _direct_backlog()
+    cells, direct_cells = _pending_cells()
+    assert cells == direct_cells
+    # And a recount from scratch agrees with what the services maintained
+    ReviewBacklog.objects.all().delete()
+    analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
+    assert _backlog() == _direct_backlog()
+
+
+def test_detection_health_counts_plays_waiting_for_review_from_the_backlog(parties, client_for):
+    _seed(parties, n=40)
+    waiting = PlayLog.objects.filter(verification_status="pending_review")
+    url = "/api/v1/analytics/detection-health/"
+
+    everyone = client_for(parties.support).get(url).json()["plays_pending_review"]
+    one = client_for(parties.support).get(url, {"station": parties.station.pk}).json()
+
+    assert everyone == waiting.count() > 0
+    assert one["plays_pending_review"] == waiting.filter(station=parties.station).count()
+
+
 def test_month_rows_follow_a_play_moved_across_months_and_rejected(parties):
     # Given plays counted in March
     _seed(parties, n=30)
@@ -332,21 +422,42 @@ def test_top_lists_and_breakdowns_match_direct_counts(parties):
 def test_cached_answers_change_when_a_play_changes(parties):
     _seed(parties, n=20)
     query = _query()
-    first = play_rollup(user=parties.station_user, query=query)["totals"]["plays"]
-    assert play_rollup(user=parties.station_user, query=query)["totals"]["plays"] == first
+    renders = []
 
-    play = (
-        PlayLog.objects.filter(station=parties.station, is_open=False)
-        .exclude(verification_status="rejected")
-        .first()
-    )
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        services.play_review(actor=parties.support, play_id=play.pk, status="rejected")
+    def render(data) -> bytes:
+        renders.append(data["scope"])
+        return str(data["totals"]["plays"]).encode()
 
-    assert play_rollup(user=parties.station_user, query=query)["totals"]["plays"] == first - 1
+    def plays_for(user) -> int:
+        return int(play_rollup_rendered(user=user, query=query, kind="test", render=render))
+
+    def reject(station) -> None:
+        play = (
+            # One of the seeded March plays (the parties' own play is dated by a factory
+            # sequence other tests advance, and may fall outside the query's month).
+            PlayLog.objects.filter(station=station, is_open=False, started_at__month=3)
+            .exclude(verification_status="rejected")
+            .first()
+        )
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            services.play_review(actor=parties.support, play_id=play.pk, status="rejected")
+
+    first = plays_for(parties.station_user)
+    assert plays_for(parties.station_user) == first
+    assert renders == ["station"]  # the repeat came from the cache
+
+    reject(parties.other_station)  # another station's play: this station's answer stands
+    assert plays_for(parties.station_user) == first
+    assert renders == ["station"]
+
+    reject(parties.station)
+    assert plays_for(parties.station_user) == first - 1
+    assert renders == ["station", "station"]
     assert (
-        play_rollup(user=parties.support, query=query)["totals"]["plays"]
-        == PlayLog.objects.exclude(verification_status="rejected").count()
+        plays_for(parties.support)
+        == PlayLog.objects.exclude(verification_status="rejected")
+        .filter(started_at__month=3)
+        .count()
     )
 
 

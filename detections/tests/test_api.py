@@ -285,3 +285,84 @@ def test_uploads_are_listed_to_their_station_and_staff_only(world, client_for, u
     assert (mine.json()["count"], theirs.json()["count"], staff.json()["count"]) == (1, 0, 1)
     assert artist.status_code == 403
     assert PlayLog.objects.count() == 5
+
+
+# --- Play list pages ------------------------------------------------------------------------
+def _pages(client, query: str, page_size: int = 4) -> list[dict]:
+    """Every row of a list, page after page, following the next links."""
+    rows, url = [], f"/api/v1/plays/?page_size={page_size}&{query}"
+    while url:
+        body = client.get(url).json()
+        rows += body["results"]
+        url = body["next"]
+    return rows
+
+
+@pytest.fixture
+def busy_artist(user_factory):
+    """An artist with three tracks aired on two stations, interleaved over a day, with
+    some plays starting at the same second."""
+    user = user_factory("artist")
+    artist = ArtistFactory(user=user)
+    tracks = [TrackFactory(primary_artist=artist) for _ in range(3)]
+    stations = [StationFactory(), StationFactory()]
+    start = timezone.now().replace(microsecond=0) - timedelta(days=1)
+    for i in range(17):
+        at = start + timedelta(minutes=7 * (i // 2))  # pairs start at the same second
+        PlayLogFactory(
+            station=stations[i % 2],
+            track=tracks[(i * 5) % 3],
+            started_at=at,
+            ended_at=at + timedelta(seconds=100 + i),
+            duration_seconds=100 + i,
+            verification_status="rejected" if i == 4 else "verified",
+        )
+    PlayLogFactory()  # someone else's
+    return user, tracks
+
+
+def test_a_list_page_is_what_the_play_serializer_gives(world, client_for, user_factory):
+    from detections.api.serializers import PlayOutput
+
+    staff = client_for(user_factory("admin", staff_role="support"))
+
+    listed = staff.get("/api/v1/plays/").json()["results"]
+
+    plays = PlayLog.objects.select_related("station", "track", "track__primary_artist").order_by(
+        "-started_at", "-id"
+    )
+    assert listed == PlayOutput(plays, many=True).data
+
+
+@pytest.mark.parametrize("ordering", ["", "ordering=duration_seconds", "ordering=-id"])
+def test_an_artists_pages_hold_every_play_once_in_order(busy_artist, client_for, ordering):
+    user, tracks = busy_artist
+    client = client_for(user)
+    order = ordering.removeprefix("ordering=") or "-started_at"
+    expected = list(
+        PlayLog.objects.filter(track__in=tracks)
+        .order_by(order, *(["-id"] if order == "-started_at" else []))
+        .values_list("id", flat=True)
+    )
+
+    rows = _pages(client, ordering)
+
+    assert [row["id"] for row in rows] == expected
+    first = client.get(f"/api/v1/plays/?page_size=4&{ordering}").json()
+    assert first["count"] == len(expected) == 17
+    assert client.get(f"/api/v1/plays/?page_size=4&page=5&{ordering}").json()["next"] is None
+
+
+def test_an_artists_pages_follow_filters(busy_artist, client_for):
+    user, tracks = busy_artist
+    client = client_for(user)
+    expected = list(
+        PlayLog.objects.filter(track=tracks[1], verification_status="verified")
+        .order_by("-started_at", "-id")
+        .values_list("id", flat=True)
+    )
+
+    rows = _pages(client, f"track={tracks[1].pk}&verification_status=verified", page_size=2)
+
+    assert [row["id"] for row in rows] == expected
+    assert len(expected) > 2

@@ -186,3 +186,20 @@ def test_names_are_compared_without_case_accents_brackets_or_features():
     assert normalise("Ɔdɔ Yɛwu feat. Kojo") == "ɔdɔ yɛwu"
     assert normalise("Ɔdɔ Yɛwu") != normalise("Odo Yewu")
     assert normalise("Café [Live]") == "cafe"
+
+
+def test_the_report_over_http_is_what_its_serializer_gives(parties, day, client_for):
+    from rest_framework.renderers import JSONRenderer
+
+    from detections.api.serializers import ComparisonOutput
+    from detections.api.views import comparison_body
+
+    t0, _plays, _entries = day
+    params = {"station": parties.station.pk, "date_from": t0.date(), "date_to": t0.date()}
+
+    answer = client_for(parties.station_user).get("/api/v1/playlog-comparison/", params)
+
+    report = playlog_comparison(station=parties.station, date_from=t0.date(), date_to=t0.date())
+    drf = JSONRenderer().render(ComparisonOutput(comparison_body(report)).data)
+    assert answer.status_code == 200
+    assert answer.content == drf

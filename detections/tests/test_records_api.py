@@ -8,9 +8,16 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from detections import analytics, disputes
-from detections.models import Dispute, DisputeEvidence, PlayLog, PlayOverride
+from detections.models import (
+    DetectionHealthDaily,
+    Dispute,
+    DisputeEvidence,
+    PlayLog,
+    PlayOverride,
+)
 from detections.tests.factories import PlayLogFactory
 from detections.tests.parties import Parties
 
@@ -268,6 +275,45 @@ def test_analytics_per_role_and_as_csv(parties, client_for, api_client):
     assert client_for(parties.station_user).get(health).status_code == 403
     assert client_for(parties.finance).get(health).status_code == 200
     assert client_for(parties.finance).get(f"{health}export/").status_code == 200
+
+
+def test_analytics_answers_are_what_their_serializers_give(parties, client_for):
+    from rest_framework.renderers import JSONRenderer
+
+    from detections.analytics_selectors import RollupQuery, detection_health, play_rollup
+    from detections.api.serializers import HealthOutput, RollupOutput
+
+    first = parties.play.started_at.date().replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    analytics.rollups_rebuild(date_from=first, date_to=last)
+    params = {"date_from": first.isoformat(), "date_to": last.isoformat(), "granularity": "week"}
+    query = RollupQuery(date_from=first, date_to=last, granularity="week")
+
+    for user in (parties.station_user, parties.publisher_user, parties.support):
+        for _ in range(2):  # computed, then from the cache
+            answer = client_for(user).get("/api/v1/analytics/plays/", params)
+            expected = RollupOutput(play_rollup(user=user, query=query)).data
+            assert answer["Content-Type"] == "application/json"
+            assert answer.content == JSONRenderer().render(expected), user.email
+    for station, day, windows in [
+        (parties.station, first, 100),
+        (parties.other_station, first, 80),
+        (parties.station, first + timedelta(days=9), 90),
+    ]:
+        DetectionHealthDaily.objects.create(
+            station=station,
+            day=day,
+            windows=windows,
+            matched=windows // 2,
+            low_confidence=3,
+            failed=1,
+            audio_seconds=windows * 10.0,
+            refreshed_at=timezone.now(),
+        )
+    health = client_for(parties.support).get("/api/v1/analytics/detection-health/", params)
+    assert len(health.json()["series"]) == 2
+    expected = HealthOutput(detection_health(date_from=first, date_to=last, granularity="week"))
+    assert health.content == JSONRenderer().render(expected.data)
 
 
 def test_the_comparison_is_the_stations_own_and_staffs(parties, client_for, api_client):
