@@ -9,6 +9,7 @@ hands each command its own connection and opens new ones after a fork).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
@@ -38,6 +39,18 @@ class RedisCache(DjangoRedisCache):
         super().__init__(server, params)
         self._class = RedisCacheClient
 
+    def window_hit(self, key: str, previous_key: str, timeout: int) -> tuple[int, int]:
+        # Integers are stored as plain numbers by Django's Redis serializer, so INCR, GET
+        # and Django's own incr/decr read the same counter.
+        current = self.make_and_validate_key(key)
+        previous = self.make_and_validate_key(previous_key)
+        pipe = self._cache.get_client(current, write=True).pipeline(transaction=False)
+        pipe.incr(current)
+        pipe.expire(current, timeout)
+        pipe.get(previous)
+        count, _expiry_set, before = pipe.execute()
+        return int(count), int(before or 0)
+
     @cached_property
     def _cache(self) -> RedisCacheClient:
         key = (tuple(self._servers), repr(sorted(self._options.items())))
@@ -45,3 +58,19 @@ class RedisCache(DjangoRedisCache):
             if key not in _clients:
                 _clients[key] = self._class(self._servers, **self._options)
             return _clients[key]
+
+
+def window_hit(cache, key: str, previous_key: str, timeout: int) -> tuple[int, int]:
+    """Adds one to the counter `key` (kept `timeout` seconds) and reads the counter
+    `previous_key`: (new count, previous count). One round trip on Redis (the throttle
+    on every authenticated request used two, and stored a list of timestamps)."""
+    if isinstance(cache, RedisCache):
+        return cache.window_hit(key, previous_key, timeout)
+    cache.add(key, 0, timeout)
+    return cache.incr(key), int(cache.get(previous_key) or 0)
+
+
+def window_unhit(cache, key: str) -> None:
+    """Takes back one from the counter `key` (a refused request does not count)."""
+    with contextlib.suppress(ValueError):  # expired meanwhile: nothing to take back
+        cache.decr(key)
