@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from detections.models import MatchCache, MatchStatus, PlayLog, VerificationStatus
 from stations.models import Station, StationPlaylogEntry
+from tracks.models import Track
 
 MONITORED_SHARE = 0.8
 
@@ -169,14 +170,15 @@ def playlog_comparison(*, station: Station, date_from: date, date_to: date) -> C
         PlayLog.objects.filter(station=station, started_at__gte=start, started_at__lt=end)
         .exclude(verification_status=VerificationStatus.REJECTED)
         .select_related("track", "track__primary_artist")
-        .prefetch_related("track__featured_artists")
         .order_by("started_at", "id")
     )
+    featured: dict[int, list[str]] = {}
+    for track_id, stage_name in Track.featured_artists.through.objects.filter(
+        track_id__in={play.track_id for play in plays}
+    ).values_list("track_id", "artist__stage_name"):
+        featured.setdefault(track_id, []).append(normalise(stage_name))
     artists = {
-        play.pk: [
-            normalise(play.track.primary_artist.stage_name),
-            *[normalise(a.stage_name) for a in play.track.featured_artists.all()],
-        ]
+        play.pk: [normalise(play.track.primary_artist.stage_name), *featured.get(play.track_id, [])]
         for play in plays
     }
     candidates = []
