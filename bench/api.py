@@ -11,9 +11,9 @@ Ghana's regions and the five classes, each with a station account; 3,000 artists
 with accounts), 50 publishers representing 600 of them; 10,000 tracks whose airplay
 follows a Zipf curve (a few hits, a long tail, as on radio); 1,000,000 PlayLogs over the
 12 months up to yesterday (COPY), the rollup rows counted from them in SQL (day x station
-x track, day x station, month x track), a year of detection-health rows, and for 20
-stations a week of their own logged entries plus the analysed windows (sampled capture)
-that cover them. The database is dropped at the end unless --keep, which also reuses a
+x track, day x station, month x track, plays waiting for review per station), a year of
+detection-health rows, and for 20 stations a week of their own logged entries plus the
+analysed windows (sampled capture) that cover them. The database is dropped at the end unless --keep, which also reuses a
 database an earlier --keep run seeded with the same parameters (seeding takes minutes).
 
 It then starts Daphne workers (subprocesses sharing one listening socket, as behind a
@@ -384,9 +384,19 @@ def seed(args, rng: random.Random) -> dict:
             "WHERE verification_status <> 'rejected' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
         cursor.execute(
-            "INSERT INTO detections_stationdaily (day, station_id, plays, airtime_seconds) "
-            "SELECT day, station_id, sum(plays), sum(airtime_seconds) FROM detections_playdaily "
-            "GROUP BY 1, 2 ORDER BY 1, 2"
+            "INSERT INTO detections_stationdaily (day, station_id, plays, airtime_seconds, "
+            "pending_review) "
+            "SELECT cell.day, cell.station_id, cell.plays, cell.airtime, coalesce(waiting.n, 0) "
+            "FROM (SELECT day, station_id, sum(plays) AS plays, sum(airtime_seconds) AS airtime "
+            "FROM detections_playdaily GROUP BY 1, 2) AS cell LEFT JOIN "
+            "(SELECT (started_at AT TIME ZONE 'Africa/Accra')::date AS day, station_id, "
+            "count(*) AS n FROM detections_playlog WHERE verification_status = 'pending_review' "
+            "GROUP BY 1, 2) AS waiting USING (day, station_id) ORDER BY 1, 2"
+        )
+        cursor.execute(
+            "INSERT INTO detections_reviewbacklog (station_id, plays) "
+            "SELECT station_id, sum(pending_review) FROM detections_stationdaily "
+            "GROUP BY 1 HAVING sum(pending_review) > 0"
         )
         cursor.execute(
             "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
