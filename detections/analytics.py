@@ -20,7 +20,11 @@ Rollups are maintained rows, not queries over PlayLog:
   station-day lock: see `_monthly_add`). `rollups_rebuild` recounts it from PlayDaily.
 - `DetectionHealthDaily` is recounted from MatchCache by a Beat task every few minutes:
   windows are many and cheap, and their health is not money, so a few minutes of lag are
-  fine and the tracker's hot path stays free of another write.
+  fine and the tracker's hot path stays free of another write. The same task recounts
+  `DetectionHealthPeriod` (the platform's day, week and month) for the days it refreshed.
+- `ReviewBacklog` (plays waiting for review per station) is StationDaily.pending_review
+  summed over all days, kept like TrackMonthly: each station-day recount adds how much
+  its pending count changed.
 
 A play counts once it exists and until it is rejected; its day is the Africa/Accra date
 (settings.TIME_ZONE) of its start. `rollups_rebuild` recounts a range of days from PlayLog
@@ -41,12 +45,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from detections.models import (
     DetectionHealthDaily,
+    DetectionHealthPeriod,
+    HealthPeriod,
     MatchCache,
     MatchStatus,
     PlayDaily,
@@ -466,12 +472,81 @@ def detection_health_refresh(*, days: int = 2, today: date | None = None) -> int
         ],
         batch_size=2000,
     )
-    cache.delete_many([f"analytics:health:{d}" for d in range(days)])
+    detection_health_periods_recount(date_from=today - timedelta(days=days - 1), date_to=today)
     try:
         cache.incr(VERSION_ALL)
     except ValueError:
         cache.set(VERSION_ALL, 1, timeout=None)
     return len(rows)
+
+
+def health_period_start(kind: str, day: date) -> date:
+    """The first day of the day, week (Monday) or month that `day` falls in."""
+    if kind == HealthPeriod.WEEK:
+        return day - timedelta(days=day.weekday())
+    if kind == HealthPeriod.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def health_period_after(kind: str, start: date) -> date:
+    """The first day of the period after the one starting on `start`."""
+    if kind == HealthPeriod.WEEK:
+        return start + timedelta(days=7)
+    if kind == HealthPeriod.MONTH:
+        return month_after(start)
+    return start + timedelta(days=1)
+
+
+def _health_by_period(kind: str):
+    if kind == HealthPeriod.WEEK:
+        return TruncWeek("day")
+    if kind == HealthPeriod.MONTH:
+        return TruncMonth("day")
+    return F("day")
+
+
+def detection_health_periods_recount(*, date_from: date, date_to: date) -> int:
+    """Recounts the DetectionHealthPeriod rows of every day, week and month overlapping
+    [date_from, date_to] (whole periods) from DetectionHealthDaily; returns the rows
+    written. Health rows written by other means (an import, a script) are counted by
+    running this over their days."""
+    written = 0
+    with transaction.atomic():
+        for kind in HealthPeriod.values:
+            first = health_period_start(kind, date_from)
+            end = health_period_after(kind, health_period_start(kind, date_to))
+            counts = (
+                DetectionHealthDaily.objects.filter(day__gte=first, day__lt=end)
+                .annotate(period=_health_by_period(kind))
+                .values("period")
+                .annotate(
+                    windows=Sum("windows"),
+                    matched=Sum("matched"),
+                    low_confidence=Sum("low_confidence"),
+                    failed=Sum("failed"),
+                    stations=Count("station_id", distinct=True),
+                )
+                .order_by()
+            )
+            rows = [
+                DetectionHealthPeriod(
+                    kind=kind,
+                    start=row["period"],
+                    windows=row["windows"],
+                    matched=row["matched"],
+                    low_confidence=row["low_confidence"],
+                    failed=row["failed"],
+                    stations=row["stations"],
+                )
+                for row in counts
+            ]
+            DetectionHealthPeriod.objects.filter(
+                kind=kind, start__gte=first, start__lt=end
+            ).delete()
+            DetectionHealthPeriod.objects.bulk_create(rows)
+            written += len(rows)
+    return written
 
 
 # --- First play on a station ----------------------------------------------------------------

@@ -28,9 +28,16 @@ from django.db import connection
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
-from detections.analytics import VERSION_ALL, month_after, version_key_station
+from detections.analytics import (
+    VERSION_ALL,
+    health_period_after,
+    health_period_start,
+    month_after,
+    version_key_station,
+)
 from detections.models import (
     DetectionHealthDaily,
+    DetectionHealthPeriod,
     PlayDaily,
     ReviewBacklog,
     StationDaily,
@@ -430,27 +437,43 @@ def detection_health(
     *, date_from: date, date_to: date, granularity: str = "day", station_id: int | None = None
 ) -> dict[str, Any]:
     """Staff's view of detection: windows analysed, match rate, low-confidence share and
-    failures per period (from DetectionHealthDaily), plays waiting for review (from
-    ReviewBacklog) and the streams down now."""
+    failures per period (from DetectionHealthPeriod for the platform's whole periods,
+    DetectionHealthDaily for a station and for partial periods), plays waiting for review
+    (from ReviewBacklog) and the streams down now."""
     RollupQuery(date_from=date_from, date_to=date_to, granularity=granularity).validate()
     from stream_capture.selectors import streams_down
 
-    qs = DetectionHealthDaily.objects.filter(day__gte=date_from, day__lte=date_to)
+    daily = DetectionHealthDaily.objects.filter(day__gte=date_from, day__lte=date_to)
     backlog = ReviewBacklog.objects.all()
     down = streams_down().filter(link__enabled=True)
+    whole: list[tuple] = []
     if station_id is not None:
-        qs = qs.filter(station_id=station_id)
+        daily = daily.filter(station_id=station_id)
         backlog = backlog.filter(station_id=station_id)
         down = down.filter(link__station_id=station_id)
+    else:
+        # The platform's whole periods inside the range from DetectionHealthPeriod; only
+        # the partial periods at the edges from the stations' daily rows.
+        first = health_period_start(granularity, date_from)
+        if first < date_from:
+            first = health_period_after(granularity, first)
+        end = health_period_start(granularity, date_to + timedelta(days=1))
+        if first < end:
+            whole = list(
+                DetectionHealthPeriod.objects.filter(
+                    kind=granularity, start__gte=first, start__lt=end
+                ).values_list("start", *_HEALTH_COUNTS, "stations")
+            )
+            daily = daily.exclude(day__gte=first, day__lt=end)
     cells = (
-        _truncated(qs.order_by(), granularity)
+        _truncated(daily.order_by(), granularity)
         .values("period", "station_id")
         .annotate(**{name: Sum(name) for name in _HEALTH_COUNTS})
         .order_by()
     )
     series = []
     totals = dict.fromkeys(_HEALTH_COUNTS, 0)
-    for period, *counts, stations in _fetch(_HEALTH_PERIODS, [cells]):
+    for period, *counts, stations in [*whole, *_fetch(_HEALTH_PERIODS, [cells])]:
         row = {name: int(n or 0) for name, n in zip(_HEALTH_COUNTS, counts, strict=True)}
         for name in _HEALTH_COUNTS:
             totals[name] += row[name]

@@ -606,3 +606,32 @@ class DetectionHealthDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} station {self.station_id}: {self.windows} windows"
+
+
+class HealthPeriod(models.TextChoices):
+    DAY = "day", "Day"
+    WEEK = "week", "Week (from Monday)"
+    MONTH = "month", "Month"
+
+
+class DetectionHealthPeriod(models.Model):
+    """DetectionHealthDaily summed over all stations for one day, week or month (its first
+    day), with the number of stations that had rows in it: staff's platform-wide health
+    series reads a row per period instead of a row per station and day (18,000 for 90
+    days of 200 stations). Recounted from DetectionHealthDaily whenever its days are."""
+
+    kind = models.CharField(max_length=8, choices=HealthPeriod.choices)
+    start = models.DateField()
+    windows = models.IntegerField(default=0)
+    matched = models.IntegerField(default=0)
+    low_confidence = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    stations = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "start"], name="detection_health_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.start}: {self.windows} windows"

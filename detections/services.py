@@ -280,7 +280,12 @@ def audio_windows(
     samples: np.ndarray, *, window_seconds: float | None = None, hop_seconds: float | None = None
 ) -> Iterator[tuple[float, np.ndarray]]:
     """(offset seconds, samples) of the analysis windows of a stretch of audio: every hop,
-    plus one flush with the end so the tail is heard; nothing under the engine's minimum."""
+    plus one flush with the end so the tail is heard; nothing under the engine's minimum.
+
+    Audio longer than one window yields at least DETECTIONS_CONFIRM_WINDOWS windows (the
+    hop shrinks for a short sample), so that a song heard throughout a station's sample
+    can be confirmed from that sample alone.
+    """
     rate = _rate()
     window = int((window_seconds or settings.DETECTIONS_WINDOW_SECONDS) * rate)
     hop = max(1, int((hop_seconds or settings.DETECTIONS_HOP_SECONDS) * rate))
@@ -290,6 +295,8 @@ def audio_windows(
     if total <= window:
         yield 0.0, samples
         return
+    confirm = max(2, settings.DETECTIONS_CONFIRM_WINDOWS)
+    hop = max(1, min(hop, (total - window) // (confirm - 1)))
     position = 0
     last_end = 0
     while position + window <= total:

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.test import TestCase
 
 from detections import analytics, disputes, services
@@ -25,7 +25,7 @@ from detections.models import (
     StationDaily,
     TrackMonthly,
 )
-from detections.tests.factories import T0, PlayLogFactory
+from detections.tests.factories import T0, PlayLogFactory, StationFactory
 from detections.tests.parties import Parties
 from fingerprinting.engine import Match
 from notifications.models import Notification, NotificationPreference
@@ -592,3 +592,67 @@ def test_detection_health_counts_windows_matches_and_low_confidence(parties, set
         health["plays_pending_review"]
         == PlayLog.objects.filter(verification_status="pending_review").count()
     )
+
+
+def _direct_health(days: tuple[date, date], granularity: str) -> list[dict]:
+    """The health series counted directly over DetectionHealthDaily."""
+    trunc = {"day": F("day"), "week": TruncWeek("day"), "month": TruncMonth("day")}[granularity]
+    rows = (
+        DetectionHealthDaily.objects.filter(day__gte=days[0], day__lte=days[1])
+        .annotate(period=trunc)
+        .values("period")
+        .annotate(
+            windows=Sum("windows"),
+            matched=Sum("matched"),
+            low_confidence=Sum("low_confidence"),
+            failed=Sum("failed"),
+            stations=Count("station_id", distinct=True),
+        )
+        .order_by("period")
+    )
+    return [{**row, "period": row["period"]} for row in rows]
+
+
+def test_platform_health_over_whole_and_partial_periods_equals_a_direct_count(parties):
+    from django.utils import timezone
+
+    from detections.analytics_selectors import detection_health
+
+    # Given 100 days of health rows for three stations, one of them silent on some days
+    rng = random.Random(3)
+    third = StationFactory()
+    start = date(2025, 1, 20)
+    for offset in range(100):
+        for station in (parties.station, parties.other_station, third):
+            if station is third and offset % 9 == 0:
+                continue
+            windows = rng.randrange(500, 1500)
+            DetectionHealthDaily.objects.create(
+                station=station,
+                day=start + timedelta(days=offset),
+                windows=windows,
+                matched=windows // 2,
+                low_confidence=rng.randrange(10),
+                failed=rng.randrange(5),
+                audio_seconds=windows * 10.0,
+                refreshed_at=timezone.now(),
+            )
+    analytics.detection_health_periods_recount(date_from=start, date_to=start + timedelta(99))
+    # When staff ask for ranges that cut weeks and months, or hold none whole
+    for days in [
+        (date(2025, 1, 22), date(2025, 4, 17)),
+        (date(2025, 2, 1), date(2025, 2, 28)),
+        (date(2025, 3, 4), date(2025, 3, 6)),
+        (date(2025, 1, 1), date(2025, 6, 30)),
+    ]:
+        for granularity in ("day", "week", "month"):
+            health = detection_health(date_from=days[0], date_to=days[1], granularity=granularity)
+            # Then every period equals a count over the stations' daily rows in the range
+            series = [
+                {k: point[k] for k in ("period", *_HEALTH_KEYS)} for point in health["series"]
+            ]
+            assert series == _direct_health(days, granularity), (days, granularity)
+            assert health["totals"]["windows"] == sum(p["windows"] for p in series)
+
+
+_HEALTH_KEYS = ("windows", "matched", "low_confidence", "failed", "stations")

@@ -310,6 +310,7 @@ def test_analytics_answers_are_what_their_serializers_give(parties, client_for):
             audio_seconds=windows * 10.0,
             refreshed_at=timezone.now(),
         )
+    analytics.detection_health_periods_recount(date_from=first, date_to=last)
     health = client_for(parties.support).get("/api/v1/analytics/detection-health/", params)
     assert len(health.json()["series"]) == 2
     expected = HealthOutput(detection_health(date_from=first, date_to=last, granularity="week"))
