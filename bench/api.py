@@ -12,8 +12,9 @@ with accounts), 50 publishers representing 600 of them; 10,000 tracks whose airp
 follows a Zipf curve (a few hits, a long tail, as on radio); 1,000,000 PlayLogs over the
 12 months up to yesterday (COPY), the rollup rows counted from them in SQL (day x station
 x track, day x station, month x track, plays waiting for review per station), a year of
-detection-health rows, and for 20 stations a week of their own logged entries plus the
-analysed windows (sampled capture) that cover them. The database is dropped at the end unless --keep, which also reuses a
+detection-health rows (and their platform totals per day, week and month), and for 20
+stations a week of their own logged entries plus the analysed windows (sampled capture)
+that cover them. The database is dropped at the end unless --keep, which also reuses a
 database an earlier --keep run seeded with the same parameters (seeding takes minutes).
 
 It then starts Daphne workers (subprocesses sharing one listening socket, as behind a
@@ -435,6 +436,17 @@ def seed(args, rng: random.Random) -> dict:
                 "refreshed_at",
             ],
             health(),
+        )
+        totals = (
+            "sum(windows), sum(matched), sum(low_confidence), sum(failed), "
+            "count(DISTINCT station_id) FROM detections_detectionhealthdaily GROUP BY 2"
+        )
+        cursor.execute(
+            "INSERT INTO detections_detectionhealthperiod "
+            "(kind, start, windows, matched, low_confidence, failed, stations) "
+            f"SELECT 'day', day, {totals} "
+            f"UNION ALL SELECT 'week', date_trunc('week', day)::date, {totals} "
+            f"UNION ALL SELECT 'month', date_trunc('month', day)::date, {totals}"
         )
 
         # A week of the first stations' own logs: most plays logged (a little off in time
