@@ -390,13 +390,15 @@ def _cache_key(scope: Scope, q: RollupQuery, kind: str) -> str:
     return f"analytics:{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
-def _cached(key: str, compute: Callable[[], bytes], *, seconds: int) -> bytes:
+def _cached(key: Callable[[], str], compute: Callable[[], bytes], *, seconds: int) -> bytes:
+    """compute(), kept `seconds` under key() (which reads the versions: not when off)."""
     if seconds <= 0:
         return compute()
-    result = cache.get(key)
+    cache_key = key()
+    result = cache.get(cache_key)
     if result is None:
         result = compute()
-        cache.set(key, result, timeout=seconds)
+        cache.set(cache_key, result, timeout=seconds)
     return result
 
 
@@ -418,7 +420,7 @@ def play_rollup_rendered(
     query.validate()
     scope = scope_for(user=user)
     return _cached(
-        _cache_key(scope, query, kind),
+        lambda: _cache_key(scope, query, kind),
         lambda: render(_compute(scope, query)),
         seconds=settings.ANALYTICS_CACHE_SECONDS,
     )
@@ -496,13 +498,15 @@ def detection_health_rendered(
     """`render(detection_health(**query))`, cached for a minute at most whatever
     ANALYTICS_CACHE_SECONDS says ("streams down" is a live number), and until a play or
     the health rows change."""
-    key = hashlib.sha256(
-        json.dumps(
+
+    def key() -> str:
+        raw = json.dumps(
             [kind, sorted(query.items()), _versions([VERSION_ALL])], cls=DjangoJSONEncoder
-        ).encode()
-    ).hexdigest()
+        )
+        return f"analytics:health:{hashlib.sha256(raw.encode()).hexdigest()}"
+
     return _cached(
-        f"analytics:health:{key}",
+        key,
         lambda: render(detection_health(**query)),
         seconds=min(settings.ANALYTICS_CACHE_SECONDS, 60),
     )
