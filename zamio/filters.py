@@ -6,6 +6,7 @@ import copy
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.utils import timezone
@@ -38,7 +39,8 @@ class FilterSet(django_filters.FilterSet):
     what a whole request may cost. The filters keep no per-request state but their parent,
     so a request gets shallow copies; and the form class is built once per filter set
     (its fields come from the filters' declarations, not from the request: a filter set
-    whose fields depend on the request must not use this base)."""
+    whose fields depend on the request must not use this base), and its forms share those
+    fields instead of copying them."""
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         if queryset is None:
@@ -60,6 +62,26 @@ class FilterSet(django_filters.FilterSet):
     def get_form_class(self):
         form_class = type(self).__dict__.get("_form_class")
         if form_class is None:
-            form_class = super().get_form_class()
+            fields = {name: filter_.field for name, filter_ in self.filters.items()}
+            form_class = type(
+                f"{type(self).__name__}Form", (_SharedFieldsForm, self._meta.form), fields
+            )
             type(self)._form_class = form_class
         return form_class
+
+
+class _FieldsCopiedShallowly(dict):
+    def __deepcopy__(self, memo):
+        return dict(self)
+
+
+class _SharedFieldsForm(forms.Form):
+    """A filter form whose instances share their field objects. Django deep-copies every
+    field (widget, choices, validators) for each form so that a form may change its own
+    fields; a filter form never does, and it is built for every list request."""
+
+    def __init__(self, *args, **kwargs):
+        # BaseForm.__init__ deep-copies self.base_fields: hand it the fields in a dict
+        # whose deep copy is shallow.
+        self.base_fields = _FieldsCopiedShallowly(type(self).base_fields)
+        super().__init__(*args, **kwargs)

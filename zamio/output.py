@@ -74,6 +74,24 @@ def _getter(field: serializers.Field) -> Callable[[Any], Any]:
     if not attrs:  # source="*": the object itself
         return lambda instance: instance
 
+    if len(attrs) == 1:
+        (attr,) = attrs
+
+        def get_one(instance):  # the common case, without the loop
+            try:
+                if type(instance) is dict or isinstance(instance, Mapping):
+                    value = instance[attr]
+                else:
+                    value = getattr(instance, attr)
+            except ObjectDoesNotExist:
+                return None
+            except (KeyError, AttributeError):
+                return field.get_attribute(instance)
+            if value is not None and callable(value) and is_simple_callable(value):
+                return value()
+            return value
+
+        return get_one
     last = len(attrs) - 1
 
     def get(instance):

@@ -1,0 +1,54 @@
+"""The shared filter-set base: built once per class, yet each request's filters and
+form are its own."""
+
+from __future__ import annotations
+
+import django_filters
+import pytest
+from django.http import QueryDict
+
+from users.models import User
+from zamio.filters import FilterSet
+
+pytestmark = pytest.mark.django_db
+
+
+class _UserFilter(FilterSet):
+    email = django_filters.CharFilter(lookup_expr="icontains")
+    role = django_filters.ChoiceFilter(choices=[("artist", "Artist"), ("station", "Station")])
+    joined_as = django_filters.CharFilter(method="filter_joined_as")
+
+    class Meta:
+        model = User
+        fields = ["is_active"]
+
+    def filter_joined_as(self, qs, name, value):
+        return qs.filter(role=self.data.get("joined_as"))  # reads its own request's data
+
+
+def _ids(data: str) -> set[int]:
+    return set(
+        _UserFilter(QueryDict(data), queryset=User.objects.all()).qs.values_list("pk", flat=True)
+    )
+
+
+def test_each_filter_set_filters_by_its_own_request(user_factory):
+    ama = user_factory("artist", email="ama@example.test")
+    joy = user_factory("station", email="joy@example.test")
+
+    assert _ids("email=ama") == {ama.pk}
+    assert _ids("email=joy") == {joy.pk}
+    assert _ids("joined_as=station") == {joy.pk}  # the method filter sees this request's data
+    assert _ids("joined_as=artist") == {ama.pk}
+    assert _ids("") == {ama.pk, joy.pk}
+
+
+def test_a_bad_value_fails_its_own_form_only():
+    bad = _UserFilter(QueryDict("role=maybe"), queryset=User.objects.all())
+    good = _UserFilter(QueryDict("role=artist"), queryset=User.objects.all())
+
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"role"}
+    assert good.is_valid()
+    assert _UserFilter(QueryDict("role=maybe"), queryset=User.objects.all()).errors == bad.errors
+    assert type(bad.form) is type(good.form)  # one form class for the filter set
