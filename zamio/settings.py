@@ -489,7 +489,10 @@ DETECTIONS_ALIGNMENT_TOLERANCE_SECONDS = float(
 )
 # A play is logged once this many windows agree on track and alignment, however confident
 # each is (two recordings can share a stretch of audio); verified when one is verified.
-DETECTIONS_CONFIRM_WINDOWS = env.integer("DETECTIONS_CONFIRM_WINDOWS", 2)
+# Three (20 s of audio at the default 10 s windows every 5 s): with two, songs outside the
+# catalogue that share a loop with a catalogue song made 3 false plays in 24 benchmark
+# station-hours; with three, none (bench/README.md, "Monitoring").
+DETECTIONS_CONFIRM_WINDOWS = env.integer("DETECTIONS_CONFIRM_WINDOWS", 3)
 # An open play no window has heard for this long is ended; when no windows come at all,
 # the stale-play sweeper also waits two of the station's sampling intervals.
 DETECTIONS_MAX_GAP_SECONDS = env.integer("DETECTIONS_MAX_GAP_SECONDS", 30)

@@ -41,7 +41,10 @@ def test_sampled_capture_from_a_live_stream_logs_the_play(catalogue, loopback):
 
     assert [station_id for station_id, _ in queued] == [station.pk]
     windows = MatchCache.objects.filter(station=station, source="radio").order_by("captured_at")
-    assert windows.count() == 2  # 12 s: at 0 s and flush with the end at 2 s
+    # 12 s: three windows (enough to confirm an airing from one sample), at 0, 1 and 2 s.
+    assert [
+        round(w.captured_at.timestamp() - windows[0].captured_at.timestamp()) for w in windows
+    ] == [0, 1, 2]
     play = PlayLog.objects.get(station=station)
     assert play.track_id == song.track.pk
     assert play.verification_status == "verified"

@@ -99,7 +99,7 @@ def test_play_events_reach_exactly_the_sockets_allowed_to_hear_them(user_factory
             assert connected, name
             assert (await communicator.receive_json_from(timeout=5))["type"] == "welcome"
             sockets[name] = communicator
-        for at in (0, 5, 10):  # two windows log the play, the third extends it
+        for at in (0, 5, 10, 15):  # three windows log the play, the fourth extends it
             await sync_to_async(_window)(station_a, track, at)
         received = {}
         for name in ("station", "artist", "publisher", "staff"):
@@ -123,7 +123,7 @@ def test_play_events_reach_exactly_the_sockets_allowed_to_hear_them(user_factory
         assert started["payload"]["station_id"] == station_a.pk
         assert started["payload"]["track_id"] == track.pk
         assert started["payload"]["title"] == track.title
-        assert updated["payload"]["duration_seconds"] == "20.00"
+        assert updated["payload"]["duration_seconds"] == "25.00"
 
 
 def test_a_station_account_without_a_station_is_refused(user_factory):
@@ -147,11 +147,11 @@ def test_the_other_stations_socket_hears_nothing_of_this_station(user_factory):
     async def run():
         communicator, connected, _ = await _connect(token)
         await communicator.receive_json_from(timeout=5)
-        await sync_to_async(_window)(station_a, track, 0)
-        await sync_to_async(_window)(station_a, track, 5)
+        for at in (0, 5, 10):
+            await sync_to_async(_window)(station_a, track, at)
         nothing = await communicator.receive_nothing(timeout=0.5)
-        await sync_to_async(_window)(station_b, track, 0)
-        await sync_to_async(_window)(station_b, track, 5)
+        for at in (0, 5, 10):
+            await sync_to_async(_window)(station_b, track, at)
         event = await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
         return connected, nothing, event

@@ -90,29 +90,40 @@ def test_windows_of_one_airing_make_one_growing_play():
     assert MatchCache.objects.filter(play=play).count() == 11
 
 
-def test_a_single_low_confidence_window_logs_nothing_until_a_second_agrees():
+def test_windows_log_nothing_until_three_agree():
     station, track = StationFactory(), TrackFactory(duration_seconds=200.0)
 
     first = _feed(station, track, 0, 30, confidence=0.55)
+    _feed(station, track, 5, 35, confidence=1.0)  # however confident, two are not enough
 
     assert PlayLog.objects.count() == 0
     first.refresh_from_db()
     assert first.status == MatchStatus.LOW_CONFIDENCE
-    assert WindowMatch.objects.get().play is None
+    assert WindowMatch.objects.filter(play__isnull=True).count() == 2
 
-    _feed(station, track, 5, 35, confidence=0.6)
+    _feed(station, track, 10, 40, confidence=0.6)
 
     play = PlayLog.objects.get()
-    assert play.window_count == 2
-    assert play.verification_status == VerificationStatus.PENDING_REVIEW
-    assert play.peak_confidence == 0.6
-    assert play.avg_confidence == pytest.approx(0.575)
+    assert play.window_count == 3
+    assert play.verification_status == VerificationStatus.VERIFIED  # one window was
+    assert play.peak_confidence == 1.0
+    assert play.avg_confidence == pytest.approx(0.7166667)
     # Heard first at its second 30, and no window came before: dated from when heard.
     assert _secs(play.started_at) == 0.0
     first.refresh_from_db()
     assert (first.status, first.play_id) == (MatchStatus.PROCESSED, play.pk)
 
-    _feed(station, track, 10, 40, confidence=0.9)
+
+def test_low_confidence_windows_make_a_play_pending_review_until_one_is_verified():
+    station, track = StationFactory(), TrackFactory(duration_seconds=200.0)
+    for at, confidence in ((0, 0.55), (5, 0.6), (10, 0.65)):
+        _feed(station, track, at, at + 30, confidence=confidence)
+
+    play = PlayLog.objects.get()
+    assert play.verification_status == VerificationStatus.PENDING_REVIEW
+    assert play.avg_confidence == pytest.approx(0.6)
+
+    _feed(station, track, 15, 45, confidence=0.9)
     play.refresh_from_db()
     assert play.verification_status == VerificationStatus.VERIFIED
 
@@ -157,7 +168,7 @@ def test_a_song_restarted_after_its_end_is_a_new_play():
     station, track = StationFactory(), TrackFactory(duration_seconds=30.0)
     for at in (0, 10, 20):
         _feed(station, track, at, at)
-    for at in (30, 40):  # straight into the same song again
+    for at in (30, 40, 50):  # straight into the same song again
         _feed(station, track, at, at - 30)
 
     assert PlayLog.objects.count() == 2
@@ -217,25 +228,26 @@ def test_an_airing_that_collides_in_the_database_extends_the_logged_play():
 def test_another_track_ends_the_open_play_and_a_gap_ends_it_too():
     station = StationFactory()
     first, second = TrackFactory(duration_seconds=300.0), TrackFactory(duration_seconds=300.0)
-    _feed(station, first, 0, 0)
-    _feed(station, first, 5, 5)
-    _feed(station, second, 15, 0)  # one window of another track: not yet a play
+    for at in (0, 5, 10):
+        _feed(station, first, at, at)
+    _feed(station, second, 20, 0)  # windows of another track: not yet a play
+    _feed(station, second, 25, 5)
     assert PlayLog.objects.filter(is_open=True).count() == 1
-    _feed(station, second, 20, 5)
+    _feed(station, second, 30, 10)
 
     one, two = PlayLog.objects.order_by("started_at")
     assert (one.is_open, two.is_open) == (False, True)
-    assert _secs(one.ended_at) == 15
+    assert _secs(one.ended_at) == 20
 
-    _feed(station, None, 35, 0)  # talk: 15 s unheard, within the 30 s allowance
+    _feed(station, None, 45, 0)  # talk: 15 s unheard, within the 30 s allowance
     two.refresh_from_db()
     assert two.is_open
-    _feed(station, None, 55, 0)  # window ends 65: 35 s unheard
+    _feed(station, None, 65, 0)  # window ends 75: 35 s unheard
     two.refresh_from_db()
     assert not two.is_open
-    # Heard until 30; the window at 35 was the first not to hear it, and 30-35 went
+    # Heard until 40; the window at 45 was the first not to hear it, and 40-45 went
     # unobserved: the song is taken to have run until then.
-    assert _secs(two.ended_at) == 35
+    assert _secs(two.ended_at) == 45
 
 
 def test_sampled_capture_extends_a_play_to_the_next_sample_but_not_past_the_song():
@@ -246,13 +258,13 @@ def test_sampled_capture_extends_a_play_to_the_next_sample_but_not_past_the_song
         TrackFactory(duration_seconds=600.0),
         TrackFactory(duration_seconds=50.0),
     )
-    # Each sample is analysed as two 10 s windows.
-    _feed(station, long_song, 0, 100)
-    _feed(station, long_song, 10, 110)
-    _feed(station, None, 60, 0)  # cut before this sample began
-    _feed(station, None, 70, 0)
-    _feed(station, short_song, 120, 10)  # natural end at 160
-    _feed(station, short_song, 130, 20)
+    # Each sample is analysed as three 10 s windows, 5 s apart.
+    for at in (0, 5, 10):
+        _feed(station, long_song, at, 100 + at)
+    for at in (60, 65, 70):  # cut before this sample began
+        _feed(station, None, at, 0)
+    for at in (120, 125, 130):  # natural end at 160
+        _feed(station, short_song, at, at - 110)
     _feed(station, None, 180, 0)
 
     cut, natural = PlayLog.objects.order_by("started_at")
@@ -268,6 +280,7 @@ def test_talk_over_an_intro_dates_the_play_from_the_songs_start():
     _feed(station, None, 5, 0)  # the intro under talk: unmatched
     _feed(station, track, 10, 12)  # heard at its second 12: it started at 0 s... -2 s
     _feed(station, track, 15, 17)
+    _feed(station, track, 20, 22)
 
     play = PlayLog.objects.get()
     assert _secs(play.started_at) == -2.0
@@ -275,34 +288,35 @@ def test_talk_over_an_intro_dates_the_play_from_the_songs_start():
 
 def test_a_short_play_is_kept_but_not_royalty_bearing(settings):
     settings.DETECTIONS_MIN_ROYALTY_SECONDS = 20
-    station, track = StationFactory(), TrackFactory(duration_seconds=15.0)
-    _feed(station, track, 0, 0)
-    _feed(station, track, 5, 5)
+    station, track = StationFactory(), TrackFactory(duration_seconds=18.0)
+    for at in (0, 4, 8):
+        _feed(station, track, at, at)
 
     play = PlayLog.objects.get()
-    assert play.duration_seconds == Decimal("15.00")
+    assert play.duration_seconds == Decimal("18.00")
     assert not play.royalty_bearing
     assert play.verification_status == VerificationStatus.VERIFIED
 
 
 def test_a_play_with_royalties_calculated_no_longer_changes():
     station, track = StationFactory(), TrackFactory(duration_seconds=300.0)
-    _feed(station, track, 0, 0)
-    _feed(station, track, 5, 5)
+    for at in (0, 5, 10):
+        _feed(station, track, at, at)
     play = PlayLog.objects.get()
     services.plays_set_royalty_status(play_ids=[play.pk], status=RoyaltyStatus.CALCULATED)
 
-    _feed(station, track, 10, 10)
+    _feed(station, track, 15, 15)
 
     play.refresh_from_db()
-    assert (play.window_count, _secs(play.ended_at)) == (2, 15)
-    assert WindowMatch.objects.filter(play=play).count() == 3
+    assert (play.window_count, _secs(play.ended_at)) == (3, 20)
+    assert WindowMatch.objects.filter(play=play).count() == 4
 
 
 def test_two_songs_in_one_window_feed_both_plays():
     station = StationFactory()
     ending, starting = TrackFactory(duration_seconds=25.0), TrackFactory(duration_seconds=300.0)
     _feed(station, ending, 0, 10)
+    _feed(station, ending, 5, 15)
     both = Match(
         track_id=starting.pk,
         track_offset=0.0,
@@ -316,18 +330,19 @@ def test_two_songs_in_one_window_feed_both_plays():
     )
     row = _feed(station, ending, 10, 20, coverage=0.5, extra=[both])
     _feed(station, starting, 20, 4)
+    _feed(station, starting, 25, 9)
 
     one, two = PlayLog.objects.order_by("started_at")
     # Heard from its second 10 in the station's first window: nothing before it to go by.
     assert (one.track_id, _secs(one.started_at), _secs(one.ended_at)) == (ending.pk, 0, 15)
-    assert (two.track_id, _secs(two.started_at), _secs(two.ended_at)) == (starting.pk, 16, 30)
+    assert (two.track_id, _secs(two.started_at), _secs(two.ended_at)) == (starting.pk, 16, 35)
     assert row.match_count == 2 and row.track_id == ending.pk
 
 
 def test_stale_open_plays_are_closed_by_the_sweeper():
     station, track = StationFactory(sample_interval_seconds=60), TrackFactory()
-    _feed(station, track, 0, 0)
-    _feed(station, track, 5, 5)
+    for at in (0, 5, 10):
+        _feed(station, track, at, at)
     play = PlayLog.objects.get()
 
     assert services.plays_close_stale(now=T0 + timedelta(seconds=105)) == 0

@@ -255,15 +255,16 @@ def test_a_detection_task_killed_mid_capture_is_redelivered_and_logs_one_play(
     with serve_stream(programme, SR, realtime=True) as url:
         StreamLink.objects.create(station=station, url=str(url), kind="primary")
         first = workers("detect-1", **env)
-        # Given: one capture already logged the airing (8 s sample: two 6 s windows).
+        # Given: one capture already logged the airing (8 s sample: three 6 s windows, at
+        # 0, 1 and 2 s: a sample holds enough windows to confirm an airing).
         done = celery_app.send_task(
             "detections.capture_and_detect", kwargs={"station_id": station.pk}
         )
         # This process is no worker, but an in-process worker in an earlier test of the
         # session can leave Celery's "would block inside a task" guard set.
-        assert done.get(timeout=60, disable_sync_subtasks=False) == 2
+        assert done.get(timeout=60, disable_sync_subtasks=False) == 3
         play = PlayLog.objects.get(station=station)
-        assert (play.track_id, play.window_count) == (song.track.pk, 2)
+        assert (play.track_id, play.window_count) == (song.track.pk, 3)
 
         # When: the next capture is killed while it records (it has connected to the stream).
         killed = celery_app.send_task(
@@ -273,24 +274,24 @@ def test_a_detection_task_killed_mid_capture_is_redelivered_and_logs_one_play(
         delivered_by = time.time()
         time.sleep(2)
         first.kill()
-        assert MatchCache.objects.filter(station=station).count() == 2  # it wrote nothing
+        assert MatchCache.objects.filter(station=station).count() == 3  # it wrote nothing
         assert killed.state == "PENDING"
         assert _queued()["fingerprint"] == 0  # unacked: held aside, not back in the queue yet
 
         # Then: after the visibility timeout a second worker gets the same message again.
         _wait_past_visibility(delivered_by)
         second = workers("detect-2", **env)
-        assert killed.get(timeout=60, disable_sync_subtasks=False) == 2
+        assert killed.get(timeout=60, disable_sync_subtasks=False) == 3
 
     assert len(url.connections) == 3  # capture 1, capture 2 killed, capture 2 redelivered
     assert "detections.capture_and_detect" in second.log()
     # One airing, one PlayLog: the redelivered capture heard later audio of the same airing
     # and extended the play instead of logging a second one.
     play = PlayLog.objects.get(station=station)
-    assert (play.track_id, play.window_count) == (song.track.pk, 4)
+    assert (play.track_id, play.window_count) == (song.track.pk, 6)
     windows = list(MatchCache.objects.filter(station=station).values_list("captured_at", "play"))
-    assert len(windows) == 4
-    assert len({captured_at for captured_at, _ in windows}) == 4
+    assert len(windows) == 6
+    assert len({captured_at for captured_at, _ in windows}) == 6
     assert {play_id for _, play_id in windows} == {play.pk}
     # The song's second 0 aired 2 s into the programme; the play runs from the first
     # window that heard it to the end of the redelivered capture's last window.
@@ -298,7 +299,7 @@ def test_a_detection_task_killed_mid_capture_is_redelivered_and_logs_one_play(
     heard = sorted(captured_at for captured_at, _ in windows)
     assert play.started_at == heard[0]
     assert abs((play.ended_at - heard[-1]).total_seconds() - 6.0) <= 1.0
-    assert (heard[2] - heard[1]).total_seconds() >= VISIBILITY_TIMEOUT  # the redelivery wait
+    assert (heard[3] - heard[2]).total_seconds() >= VISIBILITY_TIMEOUT  # the redelivery wait
 
 
 # --- a worker killed in the middle of a payout ----------------------------------------------
