@@ -151,39 +151,56 @@ def probe_keys(cell, alt, has_alt, sizes):  # pragma: no cover
     field's cell, its neighbouring cell and whether the value lies near enough to the
     edge to probe it. Probe masks are enumerated in order (mask 0 = every field's own
     cell), triplets within a mask in order; keys with a field out of range are dropped.
+
+    The key is mixed-radix (field 0 most significant), so a probe's key is the triplet's
+    own key plus, for each field the mask swaps, (alt - cell) times that field's stride;
+    a mask is usable when every field it swaps has an in-range neighbour and every field
+    it keeps has an in-range cell. Both conditions are bit masks computed once per
+    triplet, so the 2**fields masks cost one test each, not a loop over the fields.
     """
     n_fields, n = cell.shape
+    stride = np.ones(n_fields, dtype=np.int64)
+    for f in range(n_fields - 2, -1, -1):
+        stride[f] = stride[f + 1] * sizes[f + 1]
+    own = np.zeros(n, dtype=np.int64)
+    delta = np.zeros((n_fields, n), dtype=np.int64)  # what swapping a field adds to own
+    swappable = np.zeros(n, dtype=np.int64)  # fields whose neighbour may be probed
+    must_swap = np.zeros(n, dtype=np.int64)  # fields whose own cell is out of range
     total = 0
-    for mask in range(1 << n_fields):
-        for t in range(n):
-            ok = True
-            for f in range(n_fields):
-                if (mask >> f) & 1 and not has_alt[f, t]:
-                    ok = False
-                    break
-            if ok:
-                total += 1
+    for t in range(n):
+        key = np.int64(0)
+        for f in range(n_fields):
+            value = cell[f, t]
+            if value < 0 or value >= sizes[f]:
+                must_swap[t] |= 1 << f
+                value = 0
+            else:
+                key += value * stride[f]
+            other = alt[f, t]
+            if has_alt[f, t] and other >= 0 and other < sizes[f]:
+                swappable[t] |= 1 << f
+                delta[f, t] = (other - value) * stride[f]
+        own[t] = key
+        if must_swap[t] & ~swappable[t] == 0:
+            # Every subset of the swappable fields that holds the must-swap ones.
+            free = swappable[t] & ~must_swap[t]
+            count = 1
+            while free:
+                free &= free - 1
+                count <<= 1
+            total += count
     keys = np.empty(total, dtype=np.int64)
     ids = np.empty(total, dtype=np.int64)
     k = 0
     for mask in range(1 << n_fields):
         for t in range(n):
-            key = np.int64(0)
-            ok = True
+            if mask & ~swappable[t] or must_swap[t] & ~mask:
+                continue
+            key = own[t]
             for f in range(n_fields):
                 if (mask >> f) & 1:
-                    if not has_alt[f, t]:
-                        ok = False
-                        break
-                    value = alt[f, t]
-                else:
-                    value = cell[f, t]
-                if value < 0 or value >= sizes[f]:
-                    ok = False
-                    break
-                key = key * sizes[f] + value
-            if ok:
-                keys[k] = key
-                ids[k] = t
-                k += 1
-    return keys[:k], ids[:k]
+                    key += delta[f, t]
+            keys[k] = key
+            ids[k] = t
+            k += 1
+    return keys, ids
