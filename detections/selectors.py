@@ -163,21 +163,26 @@ class PlayPages:
         return self._plays.count()
 
     def __getitem__(self, page: slice) -> list[dict]:
+        if (page.stop or 0) <= (page.start or 0):
+            return []  # the paginator's page of an empty list
         query = self._plays.query
         ordering = query.order_by or (query.default_ordering and PlayLog._meta.ordering) or ()
         columns = _order_columns(ordering) if self._postgresql() else None
-        chosen = self._chosen_by_track(page, ordering, columns)
-        if chosen is None:
-            chosen = self._plays.order_by(*ordering).values("pk")[page]
-        if columns is None:
-            rows = (
-                PlayLog.objects.filter(pk__in=chosen)
-                .order_by(*ordering)
-                .values_list(*PLAY_LIST_COLUMNS, *self._BRIEFS)
-            )
-        else:
-            rows = self._rows_in_sql(chosen, columns)
-        return [self._shaped(row) for row in rows]
+        try:
+            chosen = self._chosen_by_track(page, ordering, columns)
+            if chosen is None:
+                chosen = self._plays.order_by(*ordering).values("pk")[page]
+            if columns is None:
+                rows = (
+                    PlayLog.objects.filter(pk__in=chosen)
+                    .order_by(*ordering)
+                    .values_list(*PLAY_LIST_COLUMNS, *self._BRIEFS)
+                )
+            else:
+                rows = self._rows_in_sql(chosen, columns)
+            return [self._shaped(row) for row in rows]
+        except EmptyResultSet:  # nothing to read: qs.none(), an empty id list
+            return []
 
     @staticmethod
     def _postgresql() -> bool:
@@ -185,14 +190,11 @@ class PlayPages:
 
     @staticmethod
     def _rows_in_sql(chosen, columns: list[tuple[str, bool]]) -> list[tuple]:
-        try:
-            sql, params = (
-                (chosen.sql, chosen.params)
-                if isinstance(chosen, RawSQL)
-                else chosen.query.sql_with_params()
-            )
-        except EmptyResultSet:  # a scope of nothing (qs.none(), an empty id list)
-            return []
+        sql, params = (
+            (chosen.sql, chosen.params)
+            if isinstance(chosen, RawSQL)
+            else chosen.query.sql_with_params()
+        )
         # Only the ORM's own SQL and column names from PLAY_LIST_COLUMNS are spliced in.
         statement = _PAGE_ROWS.format(
             columns=", ".join(f'play."{c}"' for c in PLAY_LIST_COLUMNS),

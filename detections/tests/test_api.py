@@ -380,3 +380,13 @@ def test_an_artists_pages_follow_filters(busy_artist, client_for):
 
     assert [row["id"] for row in rows] == expected
     assert len(expected) > 2
+
+
+def test_filters_that_match_nothing_give_an_empty_page(busy_artist, client_for, page_queries):
+    user, _tracks = busy_artist
+    nobody = ArtistFactory()  # an artist without tracks
+
+    for query in (f"artist={nobody.pk}", "track=999999", "station=999999"):
+        response = client_for(user).get(f"/api/v1/plays/?{query}")
+        assert response.status_code == 200, query
+        assert (response.json()["count"], response.json()["results"]) == (0, []), query
