@@ -96,7 +96,11 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-DATABASE_URL = env.string("DATABASE_URL", f"sqlite:///{VAR_DIR / 'zamio.sqlite3'}")
+DATABASE_URL = env.string("DATABASE_URL", "")
+if not DATABASE_URL:
+    # The embedded default: SQLite under var/, which a fresh clone does not have yet.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASE_URL = f"sqlite:///{VAR_DIR / 'zamio.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 0)
