@@ -112,8 +112,16 @@ DATABASES = {
 }
 DATABASE_POOL_MAX_SIZE = env.integer("DATABASE_POOL_MAX_SIZE", 8)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The demo runs Celery eagerly and Daphne in one process; give writers time.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+    # The demo runs Celery eagerly, the capture worker and Daphne in one process, so
+    # several threads write at once. A transaction takes the write lock when it begins
+    # (IMMEDIATE), so it waits for the lock (up to the timeout) instead of failing at once
+    # with "database is locked" when two read-then-write transactions collide; the WAL
+    # journal lets readers go on while one thread writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASE_POOL_MAX_SIZE > 0:
     # On PostgreSQL each process keeps a pool of open connections (psycopg 3, Django's
