@@ -18,6 +18,7 @@ from detections.models import (
     StationUpload,
     VerificationStatus,
 )
+from detections.selectors import PLAY_LIST_COLUMNS
 
 
 class StationBriefOutput(serializers.Serializer):
@@ -43,27 +44,8 @@ class PlayOutput(serializers.ModelSerializer):
 
     class Meta:
         model = PlayLog
-        fields = [
-            "id",
-            "station",
-            "track",
-            "started_at",
-            "ended_at",
-            "duration_seconds",
-            "avg_confidence",
-            "peak_confidence",
-            "window_count",
-            "source",
-            "is_open",
-            "verification_status",
-            "payment_status",
-            "royalty_status",
-            "royalty_bearing",
-            "reviewed_at",
-            "review_note",
-            "created_at",
-            "updated_at",
-        ]
+        # The list pages' columns, with the joined station and track in place of their ids.
+        fields = [column.removesuffix("_id") for column in PLAY_LIST_COLUMNS]
 
 
 class PlayReviewInput(serializers.Serializer):
