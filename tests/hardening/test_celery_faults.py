@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
@@ -297,7 +298,10 @@ def test_a_detection_task_killed_mid_capture_is_redelivered_and_logs_one_play(
     # window that heard it to the end of the redelivered capture's last window.
     assert abs(play.alignment - (url.started_at.timestamp() + 2.0)) <= 1.0
     heard = sorted(captured_at for captured_at, _ in windows)
-    assert play.started_at == heard[0]
+    # From the first window that heard it, or from the song's second 0 if the first capture
+    # connected before the song began (how soon it connects depends on the machine's load).
+    song_start = datetime.fromtimestamp(play.alignment, tz=UTC)
+    assert abs((play.started_at - max(heard[0], song_start)).total_seconds()) < 0.001
     assert abs((play.ended_at - heard[-1]).total_seconds() - 6.0) <= 1.0
     assert (heard[3] - heard[2]).total_seconds() >= VISIBILITY_TIMEOUT  # the redelivery wait
 
