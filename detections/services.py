@@ -373,18 +373,31 @@ def _play_continued(
     Songs repeat themselves (a chorus, a loop): a window inside an airing may match an
     earlier or later stretch of the same track and so seem to jump. While the airing's
     own second 0 + duration has not passed, such a window is the same airing.
+
+    Unless it is the song begun again: an observation whose second 0 aired no earlier
+    than the play was last heard, less a crossfade, heard the track from its start after
+    the play stopped being heard, as when the DJ cuts a song and plays it again or a song
+    faded out early is aired once more. A repeated stretch inside an airing puts second 0
+    well before the play's last heard moment, unless it repeats the song's first seconds.
+    Such an observation goes to confirmation like any new airing's.
     """
     if not duration:
         return None
     tolerance = settings.DETECTIONS_ALIGNMENT_TOLERANCE_SECONDS
+    crossfade = settings.DETECTIONS_CROSSFADE_SECONDS
     heard_start, heard_end = _epoch(obs.heard_start), _epoch(obs.heard_end)
     recent = obs.heard_start - timedelta(seconds=settings.DETECTIONS_MAX_GAP_SECONDS)
     for play in _plays_locked().filter(
         station_id=station_id, track_id=track_id, ended_at__gte=recent
     ):
         run_end = play.alignment + duration / play.speed
+        begun_again = obs.alignment >= _epoch(play.ended_at) - crossfade
         # Wholly inside the airing's run: a song started again as it ends is a new airing.
-        if play.alignment - tolerance <= heard_start and heard_end <= run_end + tolerance:
+        if (
+            not begun_again
+            and play.alignment - tolerance <= heard_start
+            and heard_end <= run_end + tolerance
+        ):
             return play
     return None
 

@@ -512,6 +512,9 @@ DETECTIONS_CONFIRM_WINDOWS = env.integer("DETECTIONS_CONFIRM_WINDOWS", 3)
 # An open play no window has heard for this long is ended; when no windows come at all,
 # the stale-play sweeper also waits two of the station's sampling intervals.
 DETECTIONS_MAX_GAP_SECONDS = env.integer("DETECTIONS_MAX_GAP_SECONDS", 30)
+# A new airing of a song may begin this long before its previous airing was last heard
+# (a crossfade): heard from its start by then, the song was begun again, not continued.
+DETECTIONS_CROSSFADE_SECONDS = env.integer("DETECTIONS_CROSSFADE_SECONDS", 8)
 # A song first heard this soon after its second 0 aired (talk over the intro, a window
 # too short to be sure) is dated from its second 0.
 DETECTIONS_START_BACKFILL_SECONDS = env.integer("DETECTIONS_START_BACKFILL_SECONDS", 20)

@@ -174,6 +174,51 @@ def test_a_song_restarted_after_its_end_is_a_new_play():
     assert PlayLog.objects.count() == 2
 
 
+def test_a_song_cut_and_begun_again_is_two_plays_with_their_own_times():
+    """The DJ stops a song 40 s in and starts it again: the second airing's windows lie
+    inside the first's run (second 0 + 120 s), but they heard the song from its start
+    after the first airing was last heard, so they are a new airing, not a continuation."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=120.0)
+    for at in range(0, 35, 5):  # heard 0-40
+        _feed(station, track, at, at)
+    for at in range(40, 75, 5):  # from second 0 again at 0:40
+        _feed(station, track, at, at - 40)
+
+    plays = list(PlayLog.objects.order_by("started_at"))
+    assert [(_secs(p.started_at), _secs(p.ended_at)) for p in plays] == [(0, 40), (40, 80)]
+    assert [p.window_count for p in plays] == [7, 7]
+    assert not plays[0].is_open
+
+
+def test_a_song_begun_again_in_a_crossfade_is_a_new_play():
+    """A song faded out early and crossfaded into itself: the new airing's second 0 is
+    4 s before the old one was last heard, within the crossfade allowance."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=300.0)
+    for at in range(0, 35, 5):  # heard 0-40
+        _feed(station, track, at, at)
+    for at in range(40, 75, 5):  # second 0 again at 0:36
+        _feed(station, track, at, at - 36)
+
+    plays = list(PlayLog.objects.order_by("started_at"))
+    assert [(_secs(p.started_at), _secs(p.ended_at)) for p in plays] == [(0, 40), (36, 80)]
+
+
+def test_one_window_hearing_the_song_s_opening_mid_song_does_not_split_the_play():
+    """A loop that repeats the song's first seconds, heard once mid-song, is not a new
+    airing (too little to confirm one), and the play goes on at its own alignment."""
+    station, track = StationFactory(), TrackFactory(duration_seconds=120.0)
+    for at in range(0, 35, 5):
+        _feed(station, track, at, at)
+    _feed(station, track, 40, 2)  # the opening again
+    for at in (45, 50, 55, 60):
+        _feed(station, track, at, at)
+
+    play = PlayLog.objects.get()
+    assert (_secs(play.started_at), _secs(play.ended_at)) == (0, 70)
+    assert play.is_open
+    assert WindowMatch.objects.filter(play__isnull=True).count() == 1
+
+
 def test_a_retried_window_changes_nothing():
     station, track = StationFactory(), TrackFactory(duration_seconds=60.0)
     _feed(station, track, 0, 0)
