@@ -130,52 +130,30 @@ class Matcher:
         # The hashes do not depend on speed; the alignment does: a query anchor at
         # frame t of audio played at speed s sits at t * s in the track. Every
         # candidate votes at every trial speed; the true speed gathers the votes.
+        # A stored entry votes once per alignment, however many query triplets reach
+        # it: multi-probing can reach one entry several times, and sustained tones in
+        # unrelated music would otherwise pile up votes. Votes within the tolerance
+        # count together; see kernels.best_alignments for the order of ties.
         speeds = np.asarray(spec.speeds, dtype=np.float64)
         n_speeds = speeds.size
+        best_slot, best_speed, best_diff, _ = kernels.best_alignments(
+            slot, local, q_time, position, speeds, OFFSET_TOLERANCE, limit
+        )
+        # Only the best tracks' candidates are expanded over the trial speeds again,
+        # to gather each one's aligned hits.
+        near = np.isin(slot, best_slot)
+        slot, local, q_time, position = slot[near], local[near], q_time[near], position[near]
         anchor_frame = np.rint(q_time[:, None] * speeds[None, :]).astype(np.int64)
         diff = (local[:, None] - anchor_frame).ravel()
-        anchor_frame = anchor_frame.ravel()
         speed = np.tile(np.arange(n_speeds, dtype=np.int64), slot.size)
         slot = np.repeat(slot, n_speeds)
         position = np.repeat(position, n_speeds)
         q_time = np.repeat(q_time, n_speeds)
         local = np.repeat(local, n_speeds)
-        key = (slot << 40) | (speed << 32) | (diff + (1 << 31))
-        # A stored entry votes once per alignment, however many query triplets reach
-        # it: multi-probing can reach one entry several times, and sustained tones in
-        # unrelated music would otherwise pile up votes.
-        vote = (position << 24) | (speed << 20) | np.clip(anchor_frame, 0, (1 << 20) - 1)
-        _, first_vote = np.unique(vote, return_index=True)
-        keys, counts = np.unique(key[first_vote], return_counts=True)
-        # Votes within the tolerance count together.
-        tolerant = counts.copy()
-        for step in range(1, OFFSET_TOLERANCE + 1):
-            for neighbour in (keys - step, keys + step):
-                at = np.minimum(np.searchsorted(keys, neighbour), keys.size - 1)
-                tolerant += np.where(keys[at] == neighbour, counts[at], 0)
-        # Best (speed, offset) per track; on a tie (neighbouring trial speeds drift
-        # apart by less than the tolerance over a short query) the exact alignment,
-        # then the speed nearest 1, wins.
-        off_nominal = np.abs(speeds[(keys >> 32) & 0xFF] - 1.0)
-        order = np.lexsort((off_nominal, -counts, -tolerant))
-        _, first = np.unique(keys[order] >> 40, return_index=True)
-        best = order[first]
-        ranking = best[np.argsort(-tolerant[best], kind="stable")][:limit]
-
-        near = np.isin(slot, keys[ranking] >> 40)
-        slot, speed, diff, position, q_time, local = (
-            slot[near],
-            speed[near],
-            diff[near],
-            position[near],
-            q_time[near],
-            local[near],
-        )
         found: list[dict] = []
-        for k in ranking:
-            k_slot = int(keys[k] >> 40)
-            k_speed = int((keys[k] >> 32) & 0xFF)
-            k_diff = int(keys[k] & 0xFFFFFFFF) - (1 << 31)
+        for k_slot, k_speed, k_diff in zip(
+            best_slot.tolist(), best_speed.tolist(), best_diff.tolist(), strict=True
+        ):
             aligned = (
                 (slot == k_slot) & (speed == k_speed) & (np.abs(diff - k_diff) <= OFFSET_TOLERANCE)
             )

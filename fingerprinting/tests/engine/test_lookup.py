@@ -198,3 +198,56 @@ def test_query_probes_equal_every_combination_of_neighbouring_cells():
     assert sorted(zip(hashes.tolist(), ids.tolist(), strict=True)) == reference
     assert len(reference) > 3 * a.size  # multi-probing did add probes
     assert np.array_equal(anchor_time, peaks.time[a][ids])
+
+
+def reference_best_alignments(slot, local, q_time, position, speeds, tolerance, limit):
+    """The full vote in plain numpy: expand every candidate over the trial speeds, keep
+    one vote per (entry, speed, query frame), count (slot, speed, offset) keys, add the
+    keys within the tolerance, and take each slot's best key, then the best slots."""
+    n_speeds = speeds.size
+    anchor = np.rint(q_time[:, None] * speeds[None, :]).astype(np.int64)
+    diff = (local[:, None] - anchor).ravel()
+    anchor = anchor.ravel()
+    speed = np.tile(np.arange(n_speeds, dtype=np.int64), slot.size)
+    slot_x = np.repeat(slot, n_speeds)
+    key = (slot_x << 40) | (speed << 32) | (diff + (1 << 31))
+    vote = (np.repeat(position, n_speeds) << 24) | (speed << 20) | np.clip(anchor, 0, 2**20 - 1)
+    _, first_vote = np.unique(vote, return_index=True)
+    keys, counts = np.unique(key[first_vote], return_counts=True)
+    score = counts.copy()
+    for step in range(1, tolerance + 1):
+        for neighbour in (keys - step, keys + step):
+            at = np.minimum(np.searchsorted(keys, neighbour), keys.size - 1)
+            score += np.where(keys[at] == neighbour, counts[at], 0)
+    off_nominal = np.abs(speeds[(keys >> 32) & 0xFF] - 1.0)
+    order = np.lexsort((off_nominal, -counts, -score))
+    _, first = np.unique(keys[order] >> 40, return_index=True)
+    best = order[first]
+    ranking = best[np.argsort(-score[best], kind="stable")][:limit]
+    chosen = keys[ranking]
+    return chosen >> 40, (chosen >> 32) & 0xFF, (chosen & 0xFFFFFFFF) - (1 << 31), score[ranking]
+
+
+@pytest.mark.parametrize(("seed", "slots"), [(1, 40), (2, 40), (3, 400), (4, 1500)])
+def test_the_compiled_vote_equals_the_numpy_reference(seed, slots):
+    """Few offsets and query frames, so keys collide, neighbouring offsets add up,
+    entries are reached by several probes and ties between slots, speeds and offsets
+    are everywhere (with many slots, a few candidates each): the order of ties must
+    match too."""
+    from fingerprinting.engine import kernels
+
+    rng = np.random.default_rng(seed)
+    speeds = np.asarray(SPEC.speeds, dtype=np.float64)
+    n = 3000
+    slot = rng.integers(0, slots, n).astype(np.int64)
+    q_time = rng.integers(0, 60, n).astype(np.float32) + rng.choice([0.0, 0.5], n).astype(
+        np.float32
+    )
+    local = (q_time.astype(np.int64) + rng.integers(0, 6, n)).astype(np.int64)
+    position = slot * 1000 + rng.integers(0, 50, n)  # one entry reached by many probes
+    for limit in (8, 64):
+        ours = kernels.best_alignments(slot, local, q_time, position, speeds, 1, limit)
+        theirs = reference_best_alignments(slot, local, q_time, position, speeds, 1, limit)
+        for a, b in zip(ours, theirs, strict=True):
+            assert np.array_equal(a, b)
+    assert len(set(theirs[3].tolist())) < theirs[3].size  # tied scores were ranked
