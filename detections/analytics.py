@@ -13,11 +13,20 @@ Rollups are maintained rows, not queries over PlayLog:
   import, an admin script) are counted the next time their cell moves. The lock is per
   station-day, so stations never wait on each other, and a station's windows are
   analysed one after another anyway.
+- `TrackDaily` (day × track, all stations) is PlayDaily summed over stations, for the
+  days of platform-wide rollups outside whole months; kept like TrackMonthly below.
 - `TrackMonthly` (month × track, all stations) is PlayDaily summed over a month, for
   platform-wide rollups over months. Each recount of a PlayDaily cell returns how much
   the cell changed, and that delta is added to the month row of its track in the same
   transaction (a row shared by every station cannot be recounted safely under a
-  station-day lock: see `_monthly_add`). `rollups_rebuild` recounts it from PlayDaily.
+  station-day lock: see `_summary_add`). `rollups_rebuild` recounts it from PlayDaily.
+- `StationMonthly` (month × station) is StationDaily summed over a month, and
+  `TrackAreaMonthly` (month × region × station class × track) is PlayDaily summed over a
+  month and the stations of one region and class, kept the same way: rollups by month,
+  and platform rollups filtered by region or class, read them for whole months. A station
+  is counted under the region and class StationArea records for it; when staff change
+  them, `track_area_monthly_restate` (a Beat task) moves its plays, and until then readers
+  count from PlayDaily.
 - `DetectionHealthDaily` is recounted from MatchCache by a Beat task every few minutes:
   windows are many and cheap, and their health is not money, so a few minutes of lag are
   fine and the tracker's hot path stays free of another write. The same task recounts
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -45,7 +55,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -58,7 +68,11 @@ from detections.models import (
     PlayDaily,
     PlayLog,
     ReviewBacklog,
+    StationArea,
     StationDaily,
+    StationMonthly,
+    TrackAreaMonthly,
+    TrackDaily,
     TrackMonthly,
     VerificationStatus,
 )
@@ -127,10 +141,11 @@ _RECOUNT_STATION = (
     "ON CONFLICT (station_id, day) DO UPDATE "
     "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds, "
     "pending_review = excluded.pending_review "
-    "RETURNING pending_review"
+    "RETURNING plays, airtime_seconds, pending_review"
 )
-_PENDING_OF_STATION_DAY = (
-    "SELECT pending_review FROM detections_stationdaily WHERE station_id = %s AND day = %s"
+_STATION_DAY = (
+    "SELECT plays, airtime_seconds, pending_review FROM detections_stationdaily "
+    "WHERE station_id = %s AND day = %s"
 )
 # Keeps these advisory locks apart from any other user of pg_advisory_xact_lock(int, int).
 _LOCK_SPACE = 0x2A000000
@@ -139,9 +154,11 @@ _LOCK_SPACE = 0x2A000000
 @dataclass(frozen=True)
 class _Recounted:
     """How a station-day's recount changed its cells: per track (plays, airtime), for
-    TrackMonthly; and the station's plays waiting for review, for ReviewBacklog."""
+    TrackMonthly and TrackAreaMonthly; the station's (plays, airtime), for StationMonthly;
+    and the station's plays waiting for review, for ReviewBacklog."""
 
     tracks: dict[int, tuple[int, Decimal]]
+    station: tuple[int, Decimal]
     pending: int
 
 
@@ -164,14 +181,14 @@ def _station_day_recount(*, station_id: int, day: date, track_ids: set[int]) -> 
         before = {
             t: (n, a) for t, n, a in cells.values_list("track_id", "plays", "airtime_seconds")
         }
-        cursor.execute(_PENDING_OF_STATION_DAY, [station_id, day])
-        pending_before = (cursor.fetchone() or (0,))[0]
+        cursor.execute(_STATION_DAY, [station_id, day])
+        plays_before, airtime_before, pending_before = cursor.fetchone() or (0, 0, 0)
         for track_id in sorted(track_ids):
             cursor.execute(
                 _RECOUNT_CELL, [day, station_id, track_id, station_id, track_id, start, end]
             )
         cursor.execute(_RECOUNT_STATION, [day, station_id, station_id, start, end])
-        pending_after = cursor.fetchone()[0]
+        plays_after, airtime_after, pending_after = cursor.fetchone()
         after = {t: (n, a) for t, n, a in cells.values_list("track_id", "plays", "airtime_seconds")}
     # An emptied cell is deleted, so "distinct stations/tracks" never counts it.
     cells.filter(plays=0).delete()
@@ -185,29 +202,9 @@ def _station_day_recount(*, station_id: int, day: date, track_ids: set[int]) -> 
             )
             for t in track_ids
         },
+        station=(plays_after - plays_before, Decimal(airtime_after) - Decimal(airtime_before)),
         pending=pending_after - pending_before,
     )
-
-
-_MONTHLY_ADD = (
-    "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
-    "VALUES (%s, %s, %s, %s) ON CONFLICT (track_id, month) DO UPDATE "
-    "SET plays = detections_trackmonthly.plays + excluded.plays, "
-    "airtime_seconds = detections_trackmonthly.airtime_seconds + excluded.airtime_seconds"
-)
-# PostgreSQL checks the proposed row of an upsert (plays >= 0) before it finds the
-# conflict, so a decrease is an UPDATE of the row the decreased cell was counted in.
-_MONTHLY_SUBTRACT = (
-    "UPDATE detections_trackmonthly SET plays = plays + %s, airtime_seconds = airtime_seconds + %s "
-    "WHERE month = %s AND track_id = %s"
-)
-_MONTHLY_RECOUNT = (
-    "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
-    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
-    "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
-    "ON CONFLICT (track_id, month) DO UPDATE "
-    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
-)
 
 
 def month_after(day: date) -> date:
@@ -215,34 +212,156 @@ def month_after(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
-def _monthly_add(changes: dict[tuple[date, int], tuple[int, Decimal]]) -> None:
-    """Adds the changes of PlayDaily cells to their TrackMonthly rows.
+def _day_after(day: date) -> date:
+    return day + timedelta(days=1)
 
-    Deltas, not recounts: a track's month row sums cells of every station, and stations
-    are recounted concurrently under their own locks, so a recount of the row could miss
-    another station's uncommitted change; an added delta waits on the row lock instead and
-    cannot lose one. Each delta is the difference of an exact recount of its cell, so the
-    row stays equal to the sum of PlayDaily. Rows are updated in (month, track) order, so
-    two changes never wait on each other in a cycle.
-    """
+
+@dataclass(frozen=True)
+class _Summary:
+    """A summary kept by adding the changes of the station-day rows it sums: its model, its
+    period column (`month` or `day`) and the first day of the next period, the columns
+    besides the period that key a row, and how one row is recounted from the station-day
+    rows (parameters: period, the key, the key again, the period's first day and the
+    next's)."""
+
+    model: type
+    period: str
+    after: Callable[[date], date]
+    keys: tuple[str, ...]
+    recount: str
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+
+_TRACK_DAYS = _Summary(
+    TrackDaily,
+    "day",
+    _day_after,
+    ("track_id",),
+    "INSERT INTO detections_trackdaily (day, track_id, plays, airtime_seconds) "
+    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
+    "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
+    "ON CONFLICT (track_id, day) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+)
+_TRACK_MONTHS = _Summary(
+    TrackMonthly,
+    "month",
+    month_after,
+    ("track_id",),
+    "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
+    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
+    "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
+    "ON CONFLICT (track_id, month) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+)
+_STATION_MONTHS = _Summary(
+    StationMonthly,
+    "month",
+    month_after,
+    ("station_id",),
+    "INSERT INTO detections_stationmonthly (month, station_id, plays, airtime_seconds) "
+    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
+    "FROM detections_stationdaily WHERE station_id = %s AND day >= %s AND day < %s "
+    "ON CONFLICT (station_id, month) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+)
+_AREA_MONTHS = _Summary(
+    TrackAreaMonthly,
+    "month",
+    month_after,
+    ("region", "station_class", "track_id"),
+    "INSERT INTO detections_trackareamonthly "
+    "(month, region, station_class, track_id, plays, airtime_seconds) "
+    "SELECT %s, %s, %s, %s, coalesce(sum(cell.plays), 0), "
+    "coalesce(sum(cell.airtime_seconds), 0) FROM detections_playdaily AS cell "
+    "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
+    "WHERE area.region = %s AND area.station_class = %s AND cell.track_id = %s "
+    "AND cell.day >= %s AND cell.day < %s "
+    "ON CONFLICT (region, station_class, month, track_id) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+)
+
+
+def _summary_add(rows: _Summary, changes: dict[tuple, tuple[int, Decimal]]) -> None:
+    """Adds the changes of station-day rows ({(period, *key): (plays, airtime)}) to the
+    summary rows that sum them.
+
+    Deltas, not recounts: a summary row sums rows of many station-days (a track's, of every
+    station; a station's, of every day), recounted concurrently under their own locks, so
+    a recount of the summary row could miss another's uncommitted change; an added delta
+    waits on the row lock instead and cannot lose one. Each delta is the difference of an
+    exact recount of its station-day row, so the summary row stays equal to the sum of
+    those. Rows are updated in key order, so two changes never wait on each other in a
+    cycle."""
+    table, period, keys = rows.table, rows.period, ", ".join(rows.keys)
+    add = (
+        f"INSERT INTO {table} ({period}, {keys}, plays, airtime_seconds) "  # noqa: S608
+        f"VALUES (%s, {', '.join(['%s'] * len(rows.keys))}, %s, %s) "
+        f"ON CONFLICT ({keys}, {period}) DO UPDATE "
+        f"SET plays = {table}.plays + excluded.plays, "
+        f"airtime_seconds = {table}.airtime_seconds + excluded.airtime_seconds"
+    )
+    # PostgreSQL checks the proposed row of an upsert (plays >= 0) before it finds the
+    # conflict, so a decrease is an UPDATE of the row the decreased cell was counted in.
+    subtract = (
+        f"UPDATE {table} SET plays = plays + %s, airtime_seconds = airtime_seconds + %s "  # noqa: S608
+        f"WHERE {period} = %s AND {' AND '.join(f'{k} = %s' for k in rows.keys)}"
+    )
     with connection.cursor() as cursor:
-        for (month, track_id), (plays, airtime) in sorted(changes.items()):
+        for (start, *key), (plays, airtime) in sorted(changes.items()):
             if not plays and not airtime:
                 continue
             if plays >= 0 and airtime >= 0:
-                cursor.execute(_MONTHLY_ADD, [month, track_id, plays, airtime])
+                cursor.execute(add, [start, *key, plays, airtime])
                 continue
-            cursor.execute(_MONTHLY_SUBTRACT, [plays, airtime, month, track_id])
+            cursor.execute(subtract, [plays, airtime, start, *key])
             if cursor.rowcount == 0:
-                # No row to subtract from: the rows were never filled for this month (cells
+                # No row to subtract from: the rows were never filled for this period (cells
                 # written by other means); count it from its cells instead.
-                cursor.execute(
-                    _MONTHLY_RECOUNT, [month, track_id, track_id, month, month_after(month)]
-                )
+                cursor.execute(rows.recount, [start, *key, *key, start, rows.after(start)])
     emptied = Q()
-    for month, track_id in changes:
-        emptied |= Q(month=month, track_id=track_id)
-    TrackMonthly.objects.filter(emptied, plays__lte=0).delete()
+    for start, *key in changes:
+        emptied |= Q(**{rows.period: start}, **dict(zip(rows.keys, key, strict=True)))
+    rows.model.objects.filter(emptied, plays__lte=0).delete()
+
+
+def _station_areas(station_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """The (region, class) each station's plays are counted under in TrackAreaMonthly;
+    a station counted there for the first time is recorded with its current ones.
+
+    The rows are read FOR SHARE (PostgreSQL): `track_area_monthly_restate` cannot move a
+    station between this read and the commit that adds its plays under what was read."""
+
+    def read() -> dict[int, tuple[str, str]]:
+        areas = StationArea.objects.filter(station_id__in=station_ids).order_by("station_id")
+        sql, params = areas.values_list(
+            "station_id", "region", "station_class"
+        ).query.sql_with_params()
+        if connection.vendor == "postgresql":
+            sql += " FOR SHARE"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {s: (r, c) for s, r, c in cursor.fetchall()}
+
+    found = read()
+    missing = station_ids - found.keys()
+    if missing:
+        from stations.models import Station
+
+        StationArea.objects.bulk_create(
+            [
+                StationArea(station_id=pk, region=region, station_class=cls)
+                for pk, region, cls in Station.objects.filter(pk__in=missing).values_list(
+                    "pk", "region", "station_class"
+                )
+            ],
+            ignore_conflicts=True,  # a concurrent change counted the station first
+        )
+        found = read()
+    return found
 
 
 _BACKLOG_ADD = (
@@ -262,7 +381,7 @@ _BACKLOG_RECOUNT = (
 def _review_backlog_add(changes: dict[int, int]) -> None:
     """Adds the changes of StationDaily.pending_review to the stations' ReviewBacklog rows.
 
-    Deltas of exact recounts, as for TrackMonthly (see `_monthly_add`): a station's row sums
+    Deltas of exact recounts, as for TrackMonthly (see `_summary_add`): a station's row sums
     all its days, and two days of one station are recounted under different locks."""
     with connection.cursor() as cursor:
         for station_id, delta in sorted(changes.items()):
@@ -296,16 +415,25 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
     for share in (before, after):
         if share is not None:
             cells[(share.station_id, share.day)].add(share.track_id)
-    monthly: dict[tuple[date, int], tuple[int, Decimal]] = {}
+    summaries: dict[_Summary, dict[tuple, tuple[int, Decimal]]] = defaultdict(dict)
     backlog: dict[int, int] = defaultdict(int)
+    areas = _station_areas({station_id for station_id, _day in cells})
+
+    def add(rows: _Summary, key: tuple, plays: int, airtime: Decimal) -> None:
+        n, a = summaries[rows].get(key, (0, Decimal(0)))
+        summaries[rows][key] = (n + plays, a + airtime)
+
     for (station_id, day), track_ids in sorted(cells.items()):
         recounted = _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
+        month = day.replace(day=1)
         for track_id, (plays, airtime) in recounted.tracks.items():
-            key = (day.replace(day=1), track_id)
-            n, a = monthly.get(key, (0, Decimal(0)))
-            monthly[key] = (n + plays, a + airtime)
+            add(_TRACK_DAYS, (day, track_id), plays, airtime)
+            add(_TRACK_MONTHS, (month, track_id), plays, airtime)
+            add(_AREA_MONTHS, (month, *areas[station_id], track_id), plays, airtime)
+        add(_STATION_MONTHS, (month, station_id), *recounted.station)
         backlog[station_id] += recounted.pending
-    _monthly_add(monthly)
+    for rows in (_TRACK_DAYS, _TRACK_MONTHS, _STATION_MONTHS, _AREA_MONTHS):
+        _summary_add(rows, summaries[rows])
     _review_backlog_add(backlog)
     _versions_bump_on_commit({station_id for station_id, _day in cells})
     if (
@@ -318,9 +446,9 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
 
 def rollups_rebuild(*, date_from: date, date_to: date) -> int:
     """Recounts PlayDaily and StationDaily for [date_from, date_to] from PlayLog (backfill
-    and repair), TrackMonthly for the months they touch from PlayDaily and ReviewBacklog
-    from StationDaily; returns the PlayDaily rows written. Locks the four tables meanwhile
-    (on PostgreSQL) so the tracker's changes wait and land on the recounted rows."""
+    and repair), the month summaries of the months they touch from those and ReviewBacklog
+    from StationDaily; returns the PlayDaily rows written. Locks the summary tables
+    meanwhile (on PostgreSQL) so the tracker's changes wait and land on the recounted rows."""
     tz = timezone.get_current_timezone()
     start = datetime.combine(date_from, datetime.min.time(), tzinfo=tz)
     end = datetime.combine(date_to + timedelta(days=1), datetime.min.time(), tzinfo=tz)
@@ -342,7 +470,9 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "LOCK TABLE detections_playdaily, detections_stationdaily, "
-                    "detections_trackmonthly, detections_reviewbacklog IN EXCLUSIVE MODE"
+                    "detections_trackdaily, detections_trackmonthly, detections_stationmonthly, "
+                    "detections_trackareamonthly, detections_stationarea, "
+                    "detections_reviewbacklog IN EXCLUSIVE MODE"
                 )
         PlayDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
         StationDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -381,7 +511,7 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             ],
             batch_size=5000,
         )
-        _monthly_recount(date_from.replace(day=1), date_to)
+        summaries_recount(date_from=date_from, date_to=date_to)
         _review_backlog_recount()
         _versions_bump_on_commit(set())
     return written
@@ -399,27 +529,108 @@ def _review_backlog_recount() -> None:
     )
 
 
-def _monthly_recount(first: date, last: date) -> None:
-    """Rewrites the TrackMonthly rows of the months from `first` (a first day) to the month
-    of `last` as sums of their PlayDaily cells (whole months, all days)."""
-    end = month_after(last)
-    TrackMonthly.objects.filter(month__gte=first, month__lt=end).delete()
-    rows = (
-        PlayDaily.objects.filter(day__gte=first, day__lt=end)
-        .annotate(month=TruncMonth("day"))
-        .values("month", "track_id")
-        .annotate(n=Sum("plays"), airtime=Sum("airtime_seconds"))
-        .order_by()
+_DAYS_OF_TRACKS = (
+    "INSERT INTO detections_trackdaily (day, track_id, plays, airtime_seconds) "
+    "SELECT day, track_id, sum(plays), sum(airtime_seconds) FROM detections_playdaily "
+    "WHERE day >= %s AND day < %s GROUP BY 1, 2"
+)
+_MONTHS_OF_TRACKS = (
+    "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
+    "SELECT {month}, track_id, sum(plays), sum(airtime_seconds) "
+    "FROM detections_playdaily AS cell WHERE day >= %s AND day < %s GROUP BY 1, 2"
+)
+_MONTHS_OF_STATIONS = (
+    "INSERT INTO detections_stationmonthly (month, station_id, plays, airtime_seconds) "
+    "SELECT {month}, station_id, sum(plays), sum(airtime_seconds) "
+    "FROM detections_stationdaily AS cell WHERE day >= %s AND day < %s GROUP BY 1, 2"
+)
+_MONTHS_OF_AREAS = (
+    "INSERT INTO detections_trackareamonthly "
+    "(month, region, station_class, track_id, plays, airtime_seconds) "
+    "SELECT {month}, area.region, area.station_class, cell.track_id, sum(cell.plays), "
+    "sum(cell.airtime_seconds) FROM detections_playdaily AS cell "
+    "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
+    "WHERE cell.day >= %s AND cell.day < %s GROUP BY 1, 2, 3, 4"
+)
+# The first day of a day row's month, in each database's SQL.
+_MONTH_OF_CELL = {
+    "postgresql": "date_trunc('month', cell.day)::date",
+    "sqlite": "date(cell.day, 'start of month')",
+}
+
+
+def summaries_recount(*, date_from: date, date_to: date) -> None:
+    """Rewrites TrackDaily for [date_from, date_to], and TrackMonthly, StationMonthly and
+    TrackAreaMonthly for the months those days fall in (whole months, all days), as sums
+    of their station-day rows. Stations with day rows but no StationArea yet are recorded
+    with their current region and class. Call with the tables locked (as
+    `rollups_rebuild` does)."""
+    TrackDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(_DAYS_OF_TRACKS, [date_from, date_to + timedelta(days=1)])
+    first, end = date_from.replace(day=1), month_after(date_to)
+    with_cells = StationDaily.objects.filter(day__gte=first, day__lt=end).values("station_id")
+    _station_areas(set(with_cells.distinct().values_list("station_id", flat=True)))
+    with connection.cursor() as cursor:
+        for rows, insert in (
+            (_TRACK_MONTHS, _MONTHS_OF_TRACKS),
+            (_STATION_MONTHS, _MONTHS_OF_STATIONS),
+            (_AREA_MONTHS, _MONTHS_OF_AREAS),
+        ):
+            rows.model.objects.filter(month__gte=first, month__lt=end).delete()
+            cursor.execute(insert.format(month=_MONTH_OF_CELL[connection.vendor]), [first, end])
+
+
+def area_months_current() -> bool:
+    """Whether every station is counted in TrackAreaMonthly under its region and class
+    as they are now (else a reader counts from PlayDaily)."""
+    from stations.models import Station
+
+    moved = Station.objects.filter(pk=OuterRef("station_id")).exclude(
+        region=OuterRef("region"), station_class=OuterRef("station_class")
     )
-    TrackMonthly.objects.bulk_create(
-        (
-            TrackMonthly(
-                month=r["month"], track_id=r["track_id"], plays=r["n"], airtime_seconds=r["airtime"]
+    return not StationArea.objects.filter(Exists(moved)).exists()
+
+
+def track_area_monthly_restate() -> int:
+    """Counts the plays of stations whose region or class staff changed under their new
+    ones in TrackAreaMonthly (the table recounted from PlayDaily) and bumps the cache
+    versions on commit; returns how many stations moved. Safe to run twice: when no
+    station moved it reads the stations and writes nothing."""
+    from stations.models import Station
+
+    if area_months_current():
+        return 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "LOCK TABLE detections_trackareamonthly, detections_stationarea "
+                    "IN EXCLUSIVE MODE"
+                )
+        current = {
+            pk: (region, cls)
+            for pk, region, cls in Station.objects.values_list("pk", "region", "station_class")
+        }
+        moved = [
+            area
+            for area in StationArea.objects.select_for_update()
+            if current.get(area.station_id, (area.region, area.station_class))
+            != (area.region, area.station_class)
+        ]
+        if not moved:
+            return 0
+        for area in moved:
+            area.region, area.station_class = current[area.station_id]
+        StationArea.objects.bulk_update(moved, ["region", "station_class"])
+        TrackAreaMonthly.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _MONTHS_OF_AREAS.format(month=_MONTH_OF_CELL[connection.vendor]),
+                [date.min, date.max],
             )
-            for r in rows.iterator(chunk_size=5000)
-        ),
-        batch_size=5000,
-    )
+        _versions_bump_on_commit(set())
+    return len(moved)
 
 
 # --- Detection health ---------------------------------------------------------------------

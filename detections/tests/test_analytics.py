@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 
 from detections import analytics, disputes, services
 from detections.analytics_selectors import RollupQuery, play_rollup, play_rollup_rendered
@@ -22,7 +24,11 @@ from detections.models import (
     PlayDaily,
     PlayLog,
     ReviewBacklog,
+    StationArea,
     StationDaily,
+    StationMonthly,
+    TrackAreaMonthly,
+    TrackDaily,
     TrackMonthly,
 )
 from detections.tests.factories import T0, PlayLogFactory, StationFactory
@@ -89,6 +95,54 @@ def _direct_monthly_cells() -> dict:
         .annotate(n=Count("id"), s=Sum("duration_seconds"))
     )
     return {(r["month"].date(), r["track_id"]): (r["n"], r["s"]) for r in rows}
+
+
+def _summaries() -> tuple[dict, dict, dict]:
+    """StationMonthly as {(month, station): (plays, airtime)}, TrackAreaMonthly as
+    {(month, region, class, track): (plays, airtime)} and TrackDaily as {(day, track): …}."""
+    return (
+        {
+            (r.month, r.station_id): (r.plays, r.airtime_seconds)
+            for r in StationMonthly.objects.all()
+        },
+        {
+            (r.month, r.region, r.station_class, r.track_id): (r.plays, r.airtime_seconds)
+            for r in TrackAreaMonthly.objects.all()
+        },
+        {(r.day, r.track_id): (r.plays, r.airtime_seconds) for r in TrackDaily.objects.all()},
+    )
+
+
+def _direct_summaries() -> tuple[dict, dict, dict]:
+    """The same counted directly over PlayLog, by the stations' current region and class."""
+    counted = PlayLog.objects.exclude(verification_status="rejected").annotate(
+        month=TruncMonth("started_at")
+    )
+    by_station = counted.values("month", "station_id").annotate(
+        n=Count("id"), s=Sum("duration_seconds")
+    )
+    by_area = counted.values(
+        "month", "station__region", "station__station_class", "track_id"
+    ).annotate(n=Count("id"), s=Sum("duration_seconds"))
+    by_day = (
+        PlayLog.objects.exclude(verification_status="rejected")
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+    )
+    return (
+        {(r["month"].date(), r["station_id"]): (r["n"], r["s"]) for r in by_station},
+        {
+            (
+                r["month"].date(),
+                r["station__region"],
+                r["station__station_class"],
+                r["track_id"],
+            ): (r["n"], r["s"])
+            for r in by_area
+        },
+        {(r["day"], r["track_id"]): (r["n"], r["s"]) for r in by_day},
+    )
 
 
 def _station_cells() -> dict:
@@ -173,16 +227,23 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
     } == _station_cells()
     monthly = _direct_monthly_cells()
     assert _monthly_cells() == monthly
+    summaries = _direct_summaries()
+    assert _summaries() == summaries
     assert (
         sum(n for n, _ in direct.values())
         == sum(n for n, _ in monthly.values())
+        == sum(n for n, _ in summaries[0].values())
+        == sum(n for n, _ in summaries[1].values())
+        == sum(n for n, _ in summaries[2].values())
         == PlayLog.objects.exclude(verification_status="rejected").count()
     )
     # A recount from scratch agrees with what the services maintained.
-    TrackMonthly.objects.all().delete()
+    for model in (TrackDaily, TrackMonthly, StationMonthly, TrackAreaMonthly, StationArea):
+        model.objects.all().delete()
     analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
     assert _rollup_cells() == direct
     assert _monthly_cells() == monthly
+    assert _summaries() == summaries
 
 
 def _backlog() -> dict:
@@ -293,6 +354,10 @@ def test_month_rows_follow_a_play_moved_across_months_and_rejected(parties):
     monthly = _direct_monthly_cells()
     assert monthly[(date(2025, 4, 1), parties.other_track.pk)] == (1, Decimal("180.00"))
     assert _monthly_cells() == monthly
+    summaries = _direct_summaries()
+    assert summaries[0][(date(2025, 4, 1), play.station_id)] == (1, Decimal("180.00"))
+    assert summaries[2][(date(2025, 4, 30), parties.other_track.pk)] == (1, Decimal("180.00"))
+    assert _summaries() == summaries
 
 
 def test_platform_rollup_over_whole_months_and_partial_edges_equals_a_direct_count(parties):
@@ -347,6 +412,146 @@ def test_platform_rollup_over_whole_months_and_partial_edges_equals_a_direct_cou
             started_at__lt=datetime(2025, 3, 31, tzinfo=UTC),
         ).count()
     )
+
+
+def _seed_months(parties) -> list:
+    """Plays from mid-February to mid-April (Accra time is UTC) on three stations in two
+    regions and two classes, counted by a rebuild; returns the stations."""
+    rng = random.Random(11)
+    third = StationFactory(region="Ashanti", station_class="C")
+    stations = [parties.station, parties.other_station, third]
+    tracks = [parties.track, parties.other_track, TrackFactory(), TrackFactory()]
+    start = datetime(2025, 2, 10, tzinfo=UTC)
+    for i in range(240):
+        at = start + timedelta(hours=rng.randrange(65 * 24), seconds=i * 13)
+        PlayLogFactory(
+            station=rng.choice(stations),
+            track=rng.choice(tracks),
+            started_at=at,
+            ended_at=at + timedelta(seconds=200 + i),
+            duration_seconds=Decimal(200 + i),
+            alignment=at.timestamp() + i * 0.001,
+            verification_status=rng.choice(["verified", "verified", "rejected"]),
+        )
+    analytics.rollups_rebuild(date_from=date(2025, 2, 1), date_to=date(2025, 4, 30))
+    return stations
+
+
+def _assert_rollup_equals_direct_count(result: dict, plays) -> None:
+    """Totals, series (by month), tracks, artists, stations, regions and classes of a
+    month rollup equal a count over exactly `plays`."""
+    counted = plays.exclude(verification_status="rejected")
+    by_track = list(
+        counted.values("track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+        .order_by("-n", "-s", "track_id")
+    )
+    assert [(t["track_id"], t["plays"], t["airtime_seconds"]) for t in result["top_tracks"]] == [
+        (r["track_id"], r["n"], r["s"]) for r in by_track
+    ]
+    assert result["totals"]["distinct_tracks"] == len(by_track)
+    assert result["totals"]["plays"] == counted.count()
+    assert result["totals"]["distinct_stations"] == counted.values("station").distinct().count()
+    assert {a["artist_id"]: a["plays"] for a in result["top_artists"]} == dict(
+        counted.values_list("track__primary_artist").annotate(n=Count("id")).order_by()
+    )
+    series = (
+        counted.annotate(month=TruncMonth("started_at"))
+        .values("month")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"), st=Count("station", distinct=True))
+        .order_by("month")
+    )
+    assert [
+        (p["period"], p["plays"], p["airtime_seconds"], p["distinct_stations"])
+        for p in result["series"]
+    ] == [(r["month"].date(), r["n"], r["s"], r["st"]) for r in series]
+    assert {
+        s["station_id"]: (s["plays"], s["airtime_seconds"]) for s in result["top_stations"]
+    } == {
+        r["station"]: (r["n"], r["s"])
+        for r in counted.values("station").annotate(n=Count("id"), s=Sum("duration_seconds"))
+    }
+    for key, field in (("region", "station__region"), ("station_class", "station__station_class")):
+        assert {r[key]: r["plays"] for r in result[f"by_{key}"]} == dict(
+            counted.values_list(field).annotate(n=Count("id")).order_by()
+        )
+
+
+def test_month_rollups_by_region_and_class_with_partial_months_equal_a_direct_count(parties):
+    # Given plays from mid-February to mid-April on stations in two regions and classes
+    _seed_months(parties)
+    edges = PlayLog.objects.filter(
+        started_at__gte=datetime(2025, 2, 20, tzinfo=UTC),
+        started_at__lt=datetime(2025, 4, 6, tzinfo=UTC),
+    )
+    cases = [
+        ({}, Q()),
+        ({"region": "Ashanti"}, Q(station__region="Ashanti")),
+        ({"station_class": "A"}, Q(station__station_class="A")),
+        (
+            {"region": "Ashanti", "station_class": "C"},
+            Q(station__region="Ashanti", station__station_class="C"),
+        ),
+        ({"region": "Volta"}, Q(station__region="Volta")),  # no station there: zeros
+    ]
+    for filters, plays in cases:
+        # When staff ask by month for Feb 20 - Apr 5 (March whole, both edges partial)
+        query = RollupQuery(
+            date_from=date(2025, 2, 20),
+            date_to=date(2025, 4, 5),
+            granularity="month",
+            top=10,
+            **filters,
+        )
+        with CaptureQueriesContext(connection) as read:
+            result = play_rollup(user=parties.support, query=query)
+        # Then every number equals a count over exactly those days of PlayLog
+        _assert_rollup_equals_direct_count(result, edges.filter(plays))
+        # And March came from the month summaries (the area rows when filtered)
+        sql = " ".join(q["sql"] for q in read.captured_queries)
+        assert "detections_stationmonthly" in sql
+        assert ("detections_trackareamonthly" in sql) == bool(filters)
+        assert ("detections_trackdaily" in sql) == (not filters)  # the partial months' days
+    # And a station account's month rollup (its own station, from StationMonthly) agrees
+    result = play_rollup(
+        user=parties.station_user,
+        query=RollupQuery(
+            date_from=date(2025, 2, 20), date_to=date(2025, 4, 5), granularity="month"
+        ),
+    )
+    _assert_rollup_equals_direct_count(result, edges.filter(station=parties.station))
+
+
+def test_a_station_moved_to_another_region_is_counted_there_once_restated(parties):
+    # Given month summaries counted with Luv FM in Ashanti
+    _seed_months(parties)
+    query = RollupQuery(
+        date_from=date(2025, 2, 20), date_to=date(2025, 4, 5), granularity="month", region="Volta"
+    )
+    edges = PlayLog.objects.filter(
+        started_at__gte=datetime(2025, 2, 20, tzinfo=UTC),
+        started_at__lt=datetime(2025, 4, 6, tzinfo=UTC),
+    )
+    # When staff move it to Volta (a plain update, as the stations service writes it)
+    type(parties.other_station).objects.filter(pk=parties.other_station.pk).update(region="Volta")
+    # Then before the summaries are restated, readers count from the day rows: still right
+    assert not analytics.area_months_current()
+    _assert_rollup_equals_direct_count(
+        play_rollup(user=parties.support, query=query), edges.filter(station=parties.other_station)
+    )
+    # And a play change meanwhile is counted under the area the station was counted in
+    play = PlayLog.objects.filter(station=parties.other_station, verification_status="verified")
+    services.play_review(actor=parties.support, play_id=play.first().pk, status="rejected")
+    # And once restated, the summaries equal a direct count by the new region, and are read
+    assert analytics.track_area_monthly_restate() == 1
+    assert analytics.track_area_monthly_restate() == 0
+    assert analytics.area_months_current()
+    assert _summaries() == _direct_summaries()
+    assert StationArea.objects.get(station=parties.other_station).region == "Volta"
+    with CaptureQueriesContext(connection) as read:
+        result = play_rollup(user=parties.support, query=query)
+    assert "detections_trackareamonthly" in " ".join(q["sql"] for q in read.captured_queries)
+    _assert_rollup_equals_direct_count(result, edges.filter(station=parties.other_station))
 
 
 def _query(**kwargs) -> RollupQuery:
