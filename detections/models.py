@@ -243,7 +243,10 @@ class PlayLog(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["station", "started_at"]),
-            models.Index(fields=["track", "started_at"]),
+            # With the id, a track's plays are in list order (newest first, then by id) in
+            # the index: a page of an artist's or publisher's plays reads each track's
+            # newest few and stops, where (track, started_at) left a sort of all of them.
+            models.Index(fields=["track", "started_at", "id"], name="playlog_track_started"),
             models.Index(fields=["verification_status", "started_at"]),
             models.Index(fields=["royalty_status", "started_at"]),
             models.Index(
