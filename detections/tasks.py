@@ -80,6 +80,16 @@ def refresh_detection_health() -> int:
     return detection_health_refresh(days=2)
 
 
+@shared_task(name="detections.restate_area_months", time_limit=1800)
+def restate_area_months() -> int:
+    """Moves the month summaries of stations whose region or class changed to the new ones
+    (until then platform rollups filtered by region or class count from the day rows).
+    Safe to run twice: with no station moved it reads the stations and writes nothing."""
+    from detections.analytics import track_area_monthly_restate
+
+    return track_area_monthly_restate()
+
+
 @shared_task(name="detections.send_airplay_digests", time_limit=1800)
 def send_airplay_digests(*, day: str | None = None) -> int:
     """Sends yesterday's opt-in airplay digests. Safe to run twice: a user who already has

@@ -65,6 +65,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 600.0,
         "options": {"expires": 540},
     },
+    # A station whose region or class staff changed is counted under the new ones.
+    "detections-restate-area-months": {
+        "task": "detections.restate_area_months",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
     "detections-send-airplay-digests": {
         "task": "detections.send_airplay_digests",
         "schedule": crontab(hour=7, minute=0),

@@ -192,6 +192,7 @@ CELERY_TASK_ROUTES = {
     # the "detections.*" pattern).
     "detections.refresh_detection_health": {"queue": "default"},
     "detections.send_airplay_digests": {"queue": "default"},
+    "detections.restate_area_months": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "Africa/Accra"
