@@ -170,6 +170,7 @@ def seed(args, rng: random.Random) -> dict:
     from django.utils import timezone
 
     from artists.models import Artist, Publisher, PublisherArtistRelationship
+    from detections import analytics
     from stations.models import Station, StationPlaylog, StationStaff
     from tracks.models import Track
     from users.models import User
@@ -399,11 +400,9 @@ def seed(args, rng: random.Random) -> dict:
             "SELECT station_id, sum(pending_review) FROM detections_stationdaily "
             "GROUP BY 1 HAVING sum(pending_review) > 0"
         )
-        cursor.execute(
-            "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
-            "SELECT date_trunc('month', day)::date, track_id, sum(plays), sum(airtime_seconds) "
-            "FROM detections_playdaily GROUP BY 1, 2 ORDER BY 1, 2"
-        )
+        # The summaries of those (by track and day; by track, station, region and class
+        # and month) as the service recounts them.
+        analytics.summaries_recount(date_from=first_day, date_to=today)
         timings["rollups_s"] = round(time.perf_counter() - started, 1)
 
         def health():
