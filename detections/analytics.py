@@ -444,6 +444,15 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
         first_play_record(play=play)
 
 
+def _tables_lock(*models) -> None:
+    """Holds off other writers of these tables until the transaction ends (readers go on);
+    on PostgreSQL (SQLite writes one transaction at a time anyway)."""
+    if connection.vendor == "postgresql":
+        tables = ", ".join(model._meta.db_table for model in models)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+
+
 def rollups_rebuild(*, date_from: date, date_to: date) -> int:
     """Recounts PlayDaily and StationDaily for [date_from, date_to] from PlayLog (backfill
     and repair), the month summaries of the months they touch from those and ReviewBacklog
@@ -466,14 +475,16 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
     )
     written = 0
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "LOCK TABLE detections_playdaily, detections_stationdaily, "
-                    "detections_trackdaily, detections_trackmonthly, detections_stationmonthly, "
-                    "detections_trackareamonthly, detections_stationarea, "
-                    "detections_reviewbacklog IN EXCLUSIVE MODE"
-                )
+        _tables_lock(
+            PlayDaily,
+            StationDaily,
+            TrackDaily,
+            TrackMonthly,
+            StationMonthly,
+            TrackAreaMonthly,
+            StationArea,
+            ReviewBacklog,
+        )
         PlayDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
         StationDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
         per_station: dict[tuple[date, int], list] = defaultdict(lambda: [0, Decimal(0), 0])
@@ -602,12 +613,7 @@ def track_area_monthly_restate() -> int:
     if area_months_current():
         return 0
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "LOCK TABLE detections_trackareamonthly, detections_stationarea "
-                    "IN EXCLUSIVE MODE"
-                )
+        _tables_lock(TrackAreaMonthly, StationArea)
         current = {
             pk: (region, cls)
             for pk, region, cls in Station.objects.values_list("pk", "region", "station_class")

@@ -155,6 +155,22 @@ def _station_cells() -> dict:
     return {(r["day"], r["station_id"]): (r["n"], r["s"]) for r in direct}
 
 
+_SOME_REJECTED = ["verified", "verified", "rejected"]
+
+
+def _seeded_play(rng, stations, tracks, *, at: datetime, seconds: int, statuses) -> PlayLog:
+    """A play of a random track on a random station (random status), `seconds` long."""
+    return PlayLogFactory(
+        station=rng.choice(stations),
+        track=rng.choice(tracks),
+        started_at=at,
+        ended_at=at + timedelta(seconds=seconds),
+        duration_seconds=Decimal(seconds),
+        alignment=at.timestamp() + seconds * 0.001,
+        verification_status=rng.choice(statuses),
+    )
+
+
 def _seed(p: Parties, n: int = 120) -> None:
     """Plays over 10 days, 3 stations and 4 tracks (seeded), counted by a rebuild."""
     rng = random.Random(42)
@@ -167,14 +183,13 @@ def _seed(p: Parties, n: int = 120) -> None:
     ]
     for i in range(n):
         start = T0 + timedelta(days=rng.randrange(10), minutes=rng.randrange(1440))
-        PlayLogFactory(
-            station=rng.choice(stations),
-            track=rng.choice(tracks),
-            started_at=start,
-            ended_at=start + timedelta(seconds=180 + i),
-            duration_seconds=Decimal(180 + i),
-            alignment=start.timestamp() + i * 0.001,
-            verification_status=rng.choice(["verified", "verified", "pending_review"]),
+        _seeded_play(
+            rng,
+            stations,
+            tracks,
+            at=start,
+            seconds=180 + i,
+            statuses=["verified", "verified", "pending_review"],
         )
     analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
 
@@ -368,15 +383,7 @@ def test_platform_rollup_over_whole_months_and_partial_edges_equals_a_direct_cou
     start = datetime(2025, 2, 10, tzinfo=UTC)
     for i in range(150):
         at = start + timedelta(hours=rng.randrange(65 * 24))
-        PlayLogFactory(
-            station=rng.choice(stations),
-            track=rng.choice(tracks),
-            started_at=at,
-            ended_at=at + timedelta(seconds=200 + i),
-            duration_seconds=Decimal(200 + i),
-            alignment=at.timestamp() + i * 0.001,
-            verification_status=rng.choice(["verified", "verified", "rejected"]),
-        )
+        _seeded_play(rng, stations, tracks, at=at, seconds=200 + i, statuses=_SOME_REJECTED)
     analytics.rollups_rebuild(date_from=date(2025, 2, 1), date_to=date(2025, 4, 30))
     # When staff ask for Feb 20 - Apr 5: March from the month rows, the edges from the days
     query = RollupQuery(date_from=date(2025, 2, 20), date_to=date(2025, 4, 5), top=4)
@@ -424,15 +431,7 @@ def _seed_months(parties) -> list:
     start = datetime(2025, 2, 10, tzinfo=UTC)
     for i in range(240):
         at = start + timedelta(hours=rng.randrange(65 * 24), seconds=i * 13)
-        PlayLogFactory(
-            station=rng.choice(stations),
-            track=rng.choice(tracks),
-            started_at=at,
-            ended_at=at + timedelta(seconds=200 + i),
-            duration_seconds=Decimal(200 + i),
-            alignment=at.timestamp() + i * 0.001,
-            verification_status=rng.choice(["verified", "verified", "rejected"]),
-        )
+        _seeded_play(rng, stations, tracks, at=at, seconds=200 + i, statuses=_SOME_REJECTED)
     analytics.rollups_rebuild(date_from=date(2025, 2, 1), date_to=date(2025, 4, 30))
     return stations
 
