@@ -446,7 +446,10 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
 
 def _tables_lock(*models) -> None:
     """Holds off other writers of these tables until the transaction ends (readers go on);
-    on PostgreSQL (SQLite writes one transaction at a time anyway)."""
+    on PostgreSQL (SQLite writes one transaction at a time anyway). Tables are locked in
+    the order given, which must be the order a play change takes them in (StationArea
+    first: `_station_areas` reads it FOR SHARE before any rollup write), or the two could
+    each hold what the other waits for."""
     if connection.vendor == "postgresql":
         tables = ", ".join(model._meta.db_table for model in models)
         with connection.cursor() as cursor:
@@ -476,13 +479,13 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
     written = 0
     with transaction.atomic():
         _tables_lock(
+            StationArea,
             PlayDaily,
             StationDaily,
             TrackDaily,
             TrackMonthly,
             StationMonthly,
             TrackAreaMonthly,
-            StationArea,
             ReviewBacklog,
         )
         PlayDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -613,7 +616,7 @@ def track_area_monthly_restate() -> int:
     if area_months_current():
         return 0
     with transaction.atomic():
-        _tables_lock(TrackAreaMonthly, StationArea)
+        _tables_lock(StationArea, TrackAreaMonthly)
         current = {
             pk: (region, cls)
             for pk, region, cls in Station.objects.values_list("pk", "region", "station_class")
