@@ -24,27 +24,30 @@ _EMPTY = np.int64(-(2**62))
 
 @njit(nogil=True)
 def bucket_ranges(keys, directory, shift, probes, order, lo_out, count_out):  # pragma: no cover
-    """For each probe hash, where its run of equal ``keys`` starts and how long it is.
+    """For each probe hash, where its run of equal entries starts and how long it is.
 
     ``directory[p]`` is the first position of prefix ``p = hash >> shift``; the
-    binary search runs inside that bucket only. Probes are visited in ``order``
-    (sorted by hash), so consecutive searches read ascending addresses.
+    binary search runs inside that bucket only, on ``keys``, the entries' low 16
+    bits (``shift`` <= 16, so within a bucket they hold the rest of the hash).
+    Probes are visited in ``order`` (sorted by hash), so consecutive searches read
+    ascending addresses.
     """
-    n_keys = keys.size
     for k in range(order.size):
         i = order[k]
         wanted = probes[i]
+        low = wanted & 0xFFFF
         bucket = np.int64(wanted) >> shift
         lo = np.int64(directory[bucket])
-        hi = np.int64(directory[bucket + 1])
+        end = np.int64(directory[bucket + 1])
+        hi = end
         while lo < hi:
             mid = (lo + hi) >> 1
-            if keys[mid] < wanted:
+            if keys[mid] < low:
                 lo = mid + 1
             else:
                 hi = mid
         run = 0
-        while lo + run < n_keys and keys[lo + run] == wanted:
+        while lo + run < end and keys[lo + run] == low:
             run += 1
         lo_out[i] = lo
         count_out[i] = run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -222,6 +223,23 @@ def test_snapshot_of_another_kind_is_refused(tmp_path):
     path = tmp_path / "junk.snapshot"
     path.write_bytes(b"hello\n")
     with pytest.raises(FormatError, match="junk.snapshot"):
+        Index.load(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("version", FINGERPRINT_VERSION - 1, "snapshot of version"), ("layout", None, "layout")],
+)
+def test_snapshot_of_another_version_or_layout_is_refused(tmp_path, field, value, message):
+    """A worker must not read a snapshot written by another engine version, or by the
+    same version with whole 32-bit hashes (before entries kept 16 bits)."""
+    path = tmp_path / "index.snapshot"
+    Index().save(path)
+    magic, header, rest = path.read_bytes().split(b"\n", 2)
+    meta = json.loads(header)
+    meta[field] = value
+    path.write_bytes(magic + b"\n" + json.dumps(meta).encode() + b"\n" + rest)
+    with pytest.raises(FormatError, match=message):
         Index.load(path)
 
 

@@ -107,6 +107,60 @@ def test_lookup_finds_every_entry_of_well_spread_hashes():
     assert index_lookup(index, probes) == expected
 
 
+def test_hashes_sharing_their_low_bits_in_neighbouring_buckets_stay_apart():
+    """Entries keep a hash's low 16 bits only: a run of equal low bits must end at its
+    bucket, or a probe would also find the next bucket's hash with the same low bits."""
+    hashes = np.array([0x0001ABCD, 0x0002ABCD, 0x0002ABCD, 0x00030000], dtype=np.uint32)
+    index = Index()
+    index.add_many([(1, Fingerprint(hashes, np.arange(4, dtype=np.uint32), 1.0))])
+    probes = np.array([0x0001ABCD, 0x0002ABCD, 0x0003ABCD, 0x00020000], dtype=np.uint32)
+    assert index_lookup(index, probes) == {(0, 1, 0), (1, 1, 1), (1, 1, 2)}
+
+
+def test_a_large_index_finds_the_same_entries_as_a_search_of_whole_hashes(tmp_path):
+    """Past 2**22 entries the directory prefix grows beyond 16 bits (low bits then
+    repeat a few prefix bits); merges and compaction rebuild whole hashes from it."""
+    rng = np.random.default_rng(23)
+    prints = {
+        tid: Fingerprint(
+            rng.integers(0, 2**32, 600_000, dtype=np.uint64).astype(np.uint32),
+            np.sort(rng.integers(0, 90_000, 600_000)).astype(np.uint32),
+            2880.0,
+        )
+        for tid in range(1, 9)
+    }
+    index = Index()
+    index.add_many(prints.items())
+    assert index._directory_shift < 16
+    index.add(9, prints[1])  # the delta, searched beside the main arrays
+    index.remove(2)
+    index._flush(force=True)  # merged and compacted: whole hashes rebuilt twice
+    live = {tid: fp for tid, fp in prints.items() if tid != 2} | {9: prints[1]}
+    whole = np.concatenate([fp.hashes for fp in live.values()])
+    order = np.argsort(whole, kind="stable")
+    whole, owner = whole[order], np.concatenate([[t] * len(fp) for t, fp in live.items()])[order]
+    probes = np.concatenate(
+        [
+            prints[3].hashes[::500],
+            prints[2].hashes[::500],
+            rng.integers(0, 2**32, 500).astype(np.uint32),
+        ]
+    )
+    lo, hi = np.searchsorted(whole, probes, "left"), np.searchsorted(whole, probes, "right")
+    expected_tracks = sorted(
+        (i, int(owner[j])) for i in range(probes.size) for j in range(lo[i], hi[i])
+    )
+    for candidate in (index, _reloaded(index, tmp_path)):
+        found = sorted((p, t) for p, t, _ in index_lookup(candidate, probes))
+        assert found == expected_tracks
+    assert len(expected_tracks) >= 600  # prints[3]'s probes, and prints[1]'s twice
+
+
+def _reloaded(index: Index, tmp_path) -> Index:
+    index.save(tmp_path / "large.snapshot")
+    return Index.load(tmp_path / "large.snapshot")
+
+
 def test_slot_of_positions_equals_a_binary_search_of_the_bases():
     rng = np.random.default_rng(3)
     index = Index()
