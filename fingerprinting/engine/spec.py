@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FINGERPRINT_VERSION = 2
+FINGERPRINT_VERSION = 3
 
 # Queries shorter than this are refused: below it too few hashes survive a radio
 # chain to tell a match from chance.
@@ -23,7 +23,8 @@ class FingerprintSpec:
     n_fft: int = 2048
     hop: int = 256
     fmin_hz: float = 150.0
-    fmax_hz: float = 3000.0
+    # v3: up to 3.8 kHz (v2: 3 kHz), just under the 4 kHz Nyquist limit of the 8 kHz grid.
+    fmax_hz: float = 3800.0
     # Absolute floor on the log power spectrum (dB re full scale): silence has no peaks.
     floor_db: float = -75.0
     # Peak neighbourhoods (frames, bins): stored tracks keep only peaks that dominate a
@@ -37,12 +38,12 @@ class FingerprintSpec:
     # the prominence ranking).
     ref_peaks_per_s: int = 12
     query_peaks_per_s: int = 36
-    # Target zone: targets come 1 <= dt <= max_dt frames after the anchor, within
-    # max_octaves of it. Stored tracks make triplets from each anchor's fan_out nearest
-    # targets; queries (denser peaks) from their query_fan_out nearest, so the stored
-    # targets are usually among them.
+    # Target zone: targets come 1 <= dt <= max_dt frames after the anchor (v3: 60
+    # frames, 1.9 s; v2: 40), within max_octaves of it. Stored tracks make triplets
+    # from each anchor's fan_out strongest targets; queries (denser peaks) from their
+    # query_fan_out strongest, so the stored targets are usually among them.
     min_dt: int = 1
-    max_dt: int = 40
+    max_dt: int = 60
     max_octaves: float = 1.0
     fan_out: int = 3
     query_fan_out: int = 8

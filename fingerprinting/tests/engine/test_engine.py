@@ -106,7 +106,10 @@ def test_mp3_noisy_fast_clip_is_found(index, masters):
     matches = Matcher(index).match(decode(mp3_64k(noisy), name="clip.mp3"))
 
     assert [m.track_id for m in matches] == [102]
-    assert matches[0].speed == 1.02
+    # Within one step of the 0.5 % grid: on clips this short the slope of the aligned
+    # hits is that precise (on the benchmark's 5 s clips 2 % fast, v2 and v3 alike
+    # report 1.015 or less for about one clip in five; on 10 s clips, none).
+    assert matches[0].speed in (1.015, 1.02, 1.025)
     start = matches[0].track_offset - matches[0].query_offset * matches[0].speed
     assert abs(start - 6.0) <= 2 * HOP_S
 
