@@ -15,6 +15,7 @@ from detections.models import MatchCache, PlayLog
 from detections.tests.conftest import SR, make_catalogue, talk
 from detections.tests.factories import StationFactory
 from stations.models import StreamLink
+from stream_capture.ffmpeg import SETTLE_JUMP
 from stream_capture.models import CaptureLease, LinkHealth
 from stream_capture.services import captures_schedule, lease_acquire
 from stream_capture.testing import serve_stream
@@ -85,11 +86,13 @@ def test_the_continuous_worker_holds_the_lease_reads_without_gaps_and_logs_the_p
     assert not CaptureLease.objects.filter(station=station).exists()  # released on stop
     windows = list(MatchCache.objects.filter(station=station).order_by("captured_at"))
     assert len(windows) >= 3
-    steps = {
-        round((b.captured_at - a.captured_at).total_seconds(), 3)
+    steps = [
+        (b.captured_at - a.captured_at).total_seconds()
         for a, b in zip(windows, windows[1:], strict=False)
-    }
-    assert steps == {3.0}  # one window every hop, no gaps
+    ]
+    # One window every hop, no gaps. After it settles the anchor may still tighten by
+    # less than SETTLE_JUMP when a block arrives early (a CI run saw a 2.999 s step).
+    assert all(abs(step - 3.0) < SETTLE_JUMP for step in steps), steps
     play = PlayLog.objects.get(station=station)
     assert play.track_id == songs["Highlife"].track.pk
     assert abs((play.started_at - (url.started_at + timedelta(seconds=2))).total_seconds()) <= 2

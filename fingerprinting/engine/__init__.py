@@ -48,7 +48,7 @@ from .decode import decode
 from .errors import DecodeError, FingerprintError, FormatError, TooShortError
 from .fingerprint import Fingerprint, fingerprint
 from .index import Index
-from .matcher import DEFAULT_THRESHOLD, Match, Matcher
+from .matcher import DEFAULT_THRESHOLD, Match, Matcher, warm_up
 from .spec import FINGERPRINT_VERSION, MIN_QUERY_SECONDS, SPEC, FingerprintSpec
 
 __all__ = [
@@ -67,4 +67,5 @@ __all__ = [
     "TooShortError",
     "decode",
     "fingerprint",
+    "warm_up",
 ]

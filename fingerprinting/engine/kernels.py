@@ -277,10 +277,12 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
             continue
         score = count[at]
         for step in range(1, tolerance + 1):
-            for neighbour in (key - step, key + step):
-                other = _find(count_key, neighbour, bits, mask)
-                if other >= 0:
-                    score += count[other]
+            below = _find(count_key, key - step, bits, mask)
+            if below >= 0:
+                score += count[below]
+            above = _find(count_key, key + step, bits, mask)
+            if above >= 0:
+                score += count[above]
         s = key >> 40
         current = best_key[s]
         better = current == _EMPTY or score > best_score[s]

@@ -10,6 +10,7 @@ import numpy as np
 from . import kernels
 from .decode import AudioSource, decode
 from .errors import TooShortError
+from .fingerprint import fingerprint
 from .hashing import query_hashes
 from .index import Index
 from .peaks import find_peaks
@@ -273,3 +274,21 @@ def _confidence(hits: int, second: int, coverage: float) -> float:
     if margin <= 0:
         return 0.0
     return float(1.0 - math.exp(-margin / _MARGIN_SCALE))
+
+
+def warm_up() -> None:
+    """Compile the engine's kernels now rather than on a worker's first query.
+
+    They compile on first use (about 4 s of CPU in all); a capture worker that compiled
+    them on its first window would start analysing seconds late. This runs one query
+    through an index of more than ``SHORTLIST`` tracks, so every kernel compiles with
+    the argument types real queries use.
+    """
+    rng = np.random.default_rng(0)
+    samples = (0.1 * rng.standard_normal(int(2 * MIN_QUERY_SECONDS * SPEC.sample_rate))).astype(
+        np.float32
+    )
+    print_ = fingerprint(samples)
+    index = Index()
+    index.add_many((track_id, print_) for track_id in range(1, SHORTLIST + 2))
+    Matcher(index).match(samples)
