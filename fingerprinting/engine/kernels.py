@@ -108,40 +108,59 @@ def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
 
 
 @njit(nogil=True)
+def _empty_table(n):  # pragma: no cover
+    """An open-addressing table for up to ``n`` keys (at most half full): its key array,
+    all empty, and the shift and mask that place a key (``_insert``, ``_find``)."""
+    size = 16
+    while size < 2 * n:
+        size <<= 1
+    return np.full(size, _EMPTY, dtype=np.int64), np.uint64(64 - int(np.log2(size))), size - 1
+
+
+@njit(nogil=True)
+def _insert(table_key, key, bits, mask):  # pragma: no cover
+    """Slot of ``key`` in an open-addressing table, claimed if absent; (slot, was_new)."""
+    at = np.int64((np.uint64(key) * _GOLDEN) >> bits)
+    while table_key[at] != _EMPTY and table_key[at] != key:
+        at = (at + 1) & mask
+    new = table_key[at] == _EMPTY
+    table_key[at] = key
+    return at, new
+
+
+@njit(nogil=True)
+def _find(table_key, key, bits, mask):  # pragma: no cover
+    """Slot of ``key`` in the table, or -1."""
+    at = np.int64((np.uint64(key) * _GOLDEN) >> bits)
+    while table_key[at] != _EMPTY:
+        if table_key[at] == key:
+            return at
+        at = (at + 1) & mask
+    return -1
+
+
+@njit(nogil=True)
 def coarse_best(slot, coarse, n_slots):  # pragma: no cover
     """Per slot, the most candidates in two neighbouring coarse offset bins.
 
     Counts (slot, bin) pairs in an open-addressing table, then takes for every
     occupied bin its count plus the next bin's.
     """
-    n = slot.size
-    size = 16
-    while size < 2 * n:
-        size <<= 1
-    bits = np.uint64(64 - int(np.log2(size)))
-    mask = size - 1
-    table_key = np.full(size, _EMPTY, dtype=np.int64)
-    table_count = np.zeros(size, dtype=np.int64)
-    for i in range(n):
+    table_key, bits, mask = _empty_table(slot.size)
+    table_count = np.zeros(table_key.size, dtype=np.int64)
+    for i in range(slot.size):
         key = (np.int64(slot[i]) << 32) | (np.int64(coarse[i]) + (1 << 31))
-        at = np.int64((np.uint64(key) * _GOLDEN) >> bits)
-        while table_key[at] != _EMPTY and table_key[at] != key:
-            at = (at + 1) & mask
-        table_key[at] = key
+        at, _ = _insert(table_key, key, bits, mask)
         table_count[at] += 1
     best = np.zeros(n_slots, dtype=np.int64)
-    for at in range(size):
+    for at in range(table_key.size):
         key = table_key[at]
         if key == _EMPTY:
             continue
         total = table_count[at]
-        following = key + 1
-        probe = np.int64((np.uint64(following) * _GOLDEN) >> bits)
-        while table_key[probe] != _EMPTY:
-            if table_key[probe] == following:
-                total += table_count[probe]
-                break
-            probe = (probe + 1) & mask
+        following = _find(table_key, key + 1, bits, mask)
+        if following >= 0:
+            total += table_count[following]
         s = key >> 32
         if total > best[s]:
             best[s] = total
@@ -212,28 +231,6 @@ def probe_keys(cell, alt, has_alt, sizes):  # pragma: no cover
 
 
 @njit(nogil=True)
-def _insert(table_key, key, bits, mask):  # pragma: no cover
-    """Slot of ``key`` in an open-addressing table, claimed if absent; (slot, was_new)."""
-    at = np.int64((np.uint64(key) * _GOLDEN) >> bits)
-    while table_key[at] != _EMPTY and table_key[at] != key:
-        at = (at + 1) & mask
-    new = table_key[at] == _EMPTY
-    table_key[at] = key
-    return at, new
-
-
-@njit(nogil=True)
-def _find(table_key, key, bits, mask):  # pragma: no cover
-    """Slot of ``key`` in the table, or -1."""
-    at = np.int64((np.uint64(key) * _GOLDEN) >> bits)
-    while table_key[at] != _EMPTY:
-        if table_key[at] == key:
-            return at
-        at = (at + 1) & mask
-    return -1
-
-
-@njit(nogil=True)
 def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  # pragma: no cover
     """The full vote: every candidate votes at every trial speed for (slot, speed,
     offset), where offset = track frame - rint(query frame * speed); a stored entry
@@ -247,15 +244,9 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
     tests (unique/lexsort over the expanded candidates).
     """
     n_speeds = speeds.size
-    n = slot.size * n_speeds
-    size = 16
-    while size < 2 * n:
-        size <<= 1
-    bits = np.uint64(64 - int(np.log2(size)))
-    mask = size - 1
-    seen = np.full(size, _EMPTY, dtype=np.int64)
-    count_key = np.full(size, _EMPTY, dtype=np.int64)
-    count = np.zeros(size, dtype=np.int64)
+    seen, bits, mask = _empty_table(slot.size * n_speeds)
+    count_key = np.full(seen.size, _EMPTY, dtype=np.int64)
+    count = np.zeros(seen.size, dtype=np.int64)
     n_slots = 0
     for i in range(slot.size):
         if slot[i] + 1 > n_slots:
@@ -273,7 +264,7 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
     best_key = np.full(n_slots, _EMPTY, dtype=np.int64)
     best_score = np.zeros(n_slots, dtype=np.int64)
     best_exact = np.zeros(n_slots, dtype=np.int64)
-    for at in range(size):
+    for at in range(count_key.size):
         key = count_key[at]
         if key == _EMPTY:
             continue

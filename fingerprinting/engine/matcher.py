@@ -288,7 +288,7 @@ def warm_up() -> None:
     samples = (0.1 * rng.standard_normal(int(2 * MIN_QUERY_SECONDS * SPEC.sample_rate))).astype(
         np.float32
     )
-    print_ = fingerprint(samples)
+    fp = fingerprint(samples)
     index = Index()
-    index.add_many((track_id, print_) for track_id in range(1, SHORTLIST + 2))
+    index.add_many((track_id, fp) for track_id in range(1, SHORTLIST + 2))
     Matcher(index).match(samples)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from itertools import product
 
 import numpy as np
@@ -305,3 +307,48 @@ def test_the_compiled_vote_equals_the_numpy_reference(seed, slots):
         for a, b in zip(ours, theirs, strict=True):
             assert np.array_equal(a, b)
     assert len(set(theirs[3].tolist())) < theirs[3].size  # tied scores were ranked
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_the_compiled_coarse_vote_equals_a_count_of_neighbouring_bins(seed):
+    """Per slot, the most candidates in any two neighbouring coarse bins (b, b + 1)."""
+    from fingerprinting.engine import kernels
+
+    rng = np.random.default_rng(seed)
+    slot = rng.integers(0, 300, 20_000).astype(np.int64)
+    coarse = rng.integers(-40, 40, 20_000).astype(np.int64)
+    expected = np.zeros(300, dtype=np.int64)
+    counts: dict[tuple[int, int], int] = {}
+    for s, b in zip(slot.tolist(), coarse.tolist(), strict=True):
+        counts[(s, b)] = counts.get((s, b), 0) + 1
+    for (s, b), n in counts.items():
+        expected[s] = max(expected[s], n + counts.get((s, b + 1), 0))
+    assert np.array_equal(kernels.coarse_best(slot, coarse, 300), expected)
+
+
+def test_warm_up_compiles_every_kernel_with_the_types_of_a_real_query():
+    """In a fresh process: after warm_up a real query compiles nothing more, and every
+    kernel has been compiled (a worker's first window pays no compile)."""
+    script = """
+import numpy as np
+from numba.core.registry import CPUDispatcher
+from fingerprinting.engine import Index, Matcher, decode, fingerprint, kernels, warm_up
+from fingerprinting.tests.engine.synth import song
+
+warm_up()
+dispatchers = {n: f for n, f in vars(kernels).items() if isinstance(f, CPUDispatcher)}
+before = {n: len(f.signatures) for n, f in dispatchers.items()}
+index = Index()
+index.add_many((100 + s, fingerprint(decode(song(s, 20.0, 44100), sample_rate=44100)))
+               for s in range(70))
+query = decode(song(3, 20.0, 44100)[5 * 44100 : 15 * 44100], sample_rate=44100)
+assert Matcher(index).match(query)[0].track_id == 103
+after = {n: len(f.signatures) for n, f in dispatchers.items()}
+print(sorted(before.items()), sorted(after.items()))
+assert before == after, (before, after)
+assert all(before.values()), before
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
