@@ -7,7 +7,7 @@ read each probe and entry once.
 The tests compare them with plain references (a scan of the fingerprints, a
 binary search of the bases, the full vote without a shortlist, the numpy probes).
 
-They are compiled when a process first calls them (about 4-6 s of CPU for all of
+They are compiled when a process first calls them (about 4 s of CPU for all of
 them since the full vote joined them; ``matcher.warm_up`` does it ahead of a capture
 worker's first window), not cached on disk: numba's cache files are written without
 coordination, and test workers or Celery processes starting together would compile
