@@ -141,6 +141,18 @@ elif DATABASE_POOL_MAX_SIZE > 0:
         # A request waits at most this long for a free connection, then fails (500).
         "timeout": env.integer("DATABASE_POOL_TIMEOUT_SECONDS", 10),
     }
+DATABASE_PARALLEL_WORKERS = env.integer("DATABASE_PARALLEL_WORKERS", 0)
+if DATABASE_PARALLEL_WORKERS < 0:
+    raise ImproperlyConfigured("DATABASE_PARALLEL_WORKERS must be 0 or more.")
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Parallel query starts worker processes for one query. For a request reading many
+    # summary rows that took more CPU, not less: a platform year of the portal benchmark
+    # ran 127 ms with two workers and 100 ms serial, and with many requests at once every
+    # core is busy anyway. Queries stay serial unless set (a backfill may want it); see
+    # docs/database.md.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _serial = f"-c max_parallel_workers_per_gather={DATABASE_PARALLEL_WORKERS}"
+    _options["options"] = " ".join(filter(None, [_options.get("options"), _serial]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker, channel layer ----------------------------

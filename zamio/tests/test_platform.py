@@ -101,3 +101,35 @@ def test_settings_without_environment_are_the_embedded_default():
         "Africa/Accra",
         "GHS",
     ], result.stderr
+
+
+@pytest.mark.django_db
+def test_postgresql_queries_run_serially_and_a_urls_own_options_are_kept():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone() == ("0",)
+
+    url = os.environ["DATABASE_URL"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": url + ("&" if "?" in url else "?") + "options=-c%20work_mem%3D8MB",
+        "DATABASE_PARALLEL_WORKERS": "1",
+    }
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='zamio.settings'; django.setup();"
+        "from django.db import connection; c = connection.cursor();"
+        "c.execute('SHOW max_parallel_workers_per_gather'); print(c.fetchone()[0]);"
+        "c.execute('SHOW work_mem'); print(c.fetchone()[0])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split() == ["1", "8MB"], result.stderr
+
+    refused = _manage("check", env={"DATABASE_PARALLEL_WORKERS": "-1"})
+    assert refused.returncode != 0
+    assert "DATABASE_PARALLEL_WORKERS must be 0 or more" in refused.stderr
