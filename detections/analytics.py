@@ -20,6 +20,9 @@ Rollups are maintained rows, not queries over PlayLog:
   the cell changed, and that delta is added to the month row of its track in the same
   transaction (a row shared by every station cannot be recounted safely under a
   station-day lock: see `_summary_add`). `rollups_rebuild` recounts it from PlayDaily.
+- `TrackYearly` (calendar year × track, all stations) is the same over a year, kept the
+  same way, for the whole years of platform-wide rollups (the last 12 months read the year
+  so far as one row per track).
 - `StationMonthly` (month × station) is StationDaily summed over a month, and
   `TrackAreaMonthly` (month × region × station class × track) is PlayDaily summed over a
   month and the stations of one region and class, kept the same way: rollups by month,
@@ -74,6 +77,7 @@ from detections.models import (
     TrackAreaMonthly,
     TrackDaily,
     TrackMonthly,
+    TrackYearly,
     VerificationStatus,
 )
 
@@ -212,6 +216,11 @@ def month_after(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
+def year_after(day: date) -> date:
+    """1 January of the year after the one `day` falls in."""
+    return date(day.year + 1, 1, 1)
+
+
 def _day_after(day: date) -> date:
     return day + timedelta(days=1)
 
@@ -255,6 +264,17 @@ _TRACK_MONTHS = _Summary(
     "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
     "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
     "ON CONFLICT (track_id, month) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+)
+_TRACK_YEARS = _Summary(
+    TrackYearly,
+    "year",
+    year_after,
+    ("track_id",),
+    "INSERT INTO detections_trackyearly (year, track_id, plays, airtime_seconds) "
+    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
+    "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
+    "ON CONFLICT (track_id, year) DO UPDATE "
     "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
 )
 _STATION_MONTHS = _Summary(
@@ -429,10 +449,11 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
         for track_id, (plays, airtime) in recounted.tracks.items():
             add(_TRACK_DAYS, (day, track_id), plays, airtime)
             add(_TRACK_MONTHS, (month, track_id), plays, airtime)
+            add(_TRACK_YEARS, (date(day.year, 1, 1), track_id), plays, airtime)
             add(_AREA_MONTHS, (month, *areas[station_id], track_id), plays, airtime)
         add(_STATION_MONTHS, (month, station_id), *recounted.station)
         backlog[station_id] += recounted.pending
-    for rows in (_TRACK_DAYS, _TRACK_MONTHS, _STATION_MONTHS, _AREA_MONTHS):
+    for rows in (_TRACK_DAYS, _TRACK_MONTHS, _TRACK_YEARS, _STATION_MONTHS, _AREA_MONTHS):
         _summary_add(rows, summaries[rows])
     _review_backlog_add(backlog)
     _versions_bump_on_commit({station_id for station_id, _day in cells})
@@ -484,6 +505,7 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             StationDaily,
             TrackDaily,
             TrackMonthly,
+            TrackYearly,
             StationMonthly,
             TrackAreaMonthly,
             ReviewBacklog,
@@ -566,6 +588,16 @@ _MONTHS_OF_AREAS = (
     "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
     "WHERE cell.day >= %s AND cell.day < %s GROUP BY 1, 2, 3, 4"
 )
+_YEARS_OF_TRACKS = (
+    "INSERT INTO detections_trackyearly (year, track_id, plays, airtime_seconds) "
+    "SELECT {year}, track_id, sum(plays), sum(airtime_seconds) "
+    "FROM detections_trackmonthly AS cell WHERE month >= %s AND month < %s GROUP BY 1, 2"
+)
+# 1 January of a month row's year, in each database's SQL.
+_YEAR_OF_CELL = {
+    "postgresql": "date_trunc('year', cell.month)::date",
+    "sqlite": "date(cell.month, 'start of year')",
+}
 # The first day of a day row's month, in each database's SQL.
 _MONTH_OF_CELL = {
     "postgresql": "date_trunc('month', cell.day)::date",
@@ -576,7 +608,8 @@ _MONTH_OF_CELL = {
 def summaries_recount(*, date_from: date, date_to: date) -> None:
     """Rewrites TrackDaily for [date_from, date_to], and TrackMonthly, StationMonthly and
     TrackAreaMonthly for the months those days fall in (whole months, all days), as sums
-    of their station-day rows. Stations with day rows but no StationArea yet are recorded
+    of their station-day rows, then TrackYearly for the years they fall in, as sums of
+    their month rows. Stations with day rows but no StationArea yet are recorded
     with their current region and class. Call with the tables locked (as
     `rollups_rebuild` does)."""
     TrackDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -593,6 +626,10 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
         ):
             rows.model.objects.filter(month__gte=first, month__lt=end).delete()
             cursor.execute(insert.format(month=_MONTH_OF_CELL[connection.vendor]), [first, end])
+        # Whole years, from the month rows just rewritten and the others of those years.
+        first, end = date(date_from.year, 1, 1), year_after(date_to)
+        TrackYearly.objects.filter(year__gte=first, year__lt=end).delete()
+        cursor.execute(_YEARS_OF_TRACKS.format(year=_YEAR_OF_CELL[connection.vendor]), [first, end])
 
 
 def area_months_current() -> bool:

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from detections.analytics import (
@@ -36,6 +36,7 @@ from detections.analytics import (
     health_period_start,
     month_after,
     version_key_station,
+    year_after,
 )
 from detections.models import (
     DetectionHealthDaily,
@@ -47,6 +48,7 @@ from detections.models import (
     TrackAreaMonthly,
     TrackDaily,
     TrackMonthly,
+    TrackYearly,
 )
 from detections.selectors import artist_track_ids, own_track_ids
 from stations.selectors import station_ids_for_user
@@ -75,6 +77,8 @@ class RollupQuery:
             errors["granularity"] = [f"One of {', '.join(GRANULARITIES)}."]
         if self.date_to < self.date_from:
             errors["date_to"] = ["Is before date_from."]
+        elif self.date_to.year >= 9999:  # a summary period ending after it has no date
+            errors["date_to"] = ["Before the year 9999."]
         elif (self.date_to - self.date_from).days >= settings.ANALYTICS_MAX_RANGE_DAYS:
             errors["date_to"] = [f"At most {settings.ANALYTICS_MAX_RANGE_DAYS} days per request."]
         if not 1 <= self.top <= 100:
@@ -139,20 +143,74 @@ def _filtered(model, scope: Scope, q: RollupQuery) -> QuerySet:
     return _by_tracks(_by_stations(qs, scope, q), scope, q).order_by()
 
 
-def _whole_months(q: RollupQuery) -> tuple[date, date] | None:
-    """[first, end) of the whole calendar months inside the range, or None."""
-    first = q.date_from if q.date_from.day == 1 else month_after(q.date_from)
-    end = (q.date_to + timedelta(days=1)).replace(day=1)
-    return (first, end) if first < end else None
+@dataclass
+class _Cover:
+    """The range as summary periods: [first, end) runs of whole years and of whole months,
+    and [first, last] runs of the days left over (each kind at most two runs, one at each
+    end of the range; a run of years only when asked for)."""
+
+    years: list[tuple[date, date]]
+    months: list[tuple[date, date]]
+    days: list[tuple[date, date]]
 
 
-def _edges(days: QuerySet, q: RollupQuery, first: date, end: date) -> list[QuerySet]:
-    """The rows of `days` (day rows of the range) outside the whole months [first, end):
-    one query per partial month, each a range of the day index (one range with the months
-    excluded read them all and dropped most)."""
-    before = [days.filter(day__lt=first)] if q.date_from < first else []
-    after = [days.filter(day__gte=end)] if end <= q.date_to else []
-    return before + after
+def _runs_add(runs: list[tuple[date, date]], first: date, end: date) -> None:
+    if runs and runs[-1][1] == first:
+        runs[-1] = (runs[-1][0], end)
+    else:
+        runs.append((first, end))
+
+
+class _DataDays:
+    """The first and last day with plays, read once per answer when first needed: the
+    ends of the StationDaily day index (every counted play has its station-day row)."""
+
+    def __init__(self) -> None:
+        self._bounds: tuple[date | None, date | None] | None = None
+
+    def __call__(self) -> tuple[date | None, date | None]:
+        if self._bounds is None:
+            found = StationDaily.objects.aggregate(first=Min("day"), last=Max("day"))
+            self._bounds = (found["first"], found["last"])
+        return self._bounds
+
+
+def _cover(q: RollupQuery, data_days: _DataDays, *, years: bool) -> _Cover:
+    """Which summary rows answer the range exactly.
+
+    A period (a year or a month) answers when all its days are in the range, or when the
+    days it has outside the range have no plays: before the first day with plays and after
+    the last. So a range up to today reads this month and this year so far from their
+    rows, which hold nothing later, and the last 12 months are the year so far, the whole
+    months before it and the days before those."""
+    first_day, last_day = data_days()
+    lo, hi = q.date_from, q.date_to
+    if first_day is not None and q.date_from <= first_day:
+        lo = date.min
+    if last_day is not None and q.date_to >= last_day:
+        hi = date.max
+
+    def whole(first: date, end: date) -> bool:
+        return lo <= first and end - timedelta(days=1) <= hi
+
+    cover = _Cover(years=[], months=[], days=[])
+    day = q.date_from
+    while day <= q.date_to:
+        if years:  # the same answer for every day of a year: a year is taken whole or not
+            first, end = date(day.year, 1, 1), year_after(day)
+            if whole(first, end):
+                _runs_add(cover.years, first, end)
+                day = end
+                continue
+        first, end = day.replace(day=1), month_after(day)
+        if whole(first, end):
+            _runs_add(cover.months, first, end)
+        else:
+            last = min(end - timedelta(days=1), q.date_to)
+            _runs_add(cover.days, day, last + timedelta(days=1))
+        day = end
+    cover.days = [(first, end - timedelta(days=1)) for first, end in cover.days]
+    return cover
 
 
 # Per track, then per artist, both ranked in the database: only the top rows (with their
@@ -238,16 +296,16 @@ def _day(value) -> date:
     return value
 
 
-def _track_months(scope: Scope, q: RollupQuery, first: date, end: date) -> QuerySet | None:
-    """The month summary rows answering for the tracks in the whole months [first, end),
-    or None when none can (a station's scope or filter: PlayDaily answers)."""
+def _track_months(scope: Scope, q: RollupQuery) -> QuerySet | None:
+    """The month summary rows answering for the tracks of whole months, or None when none
+    can (a station's scope or filter: PlayDaily answers)."""
     if scope.station_ids is not None or q.station_id is not None:
         return None
     if not q.region and not q.station_class:
-        return TrackMonthly.objects.filter(month__gte=first, month__lt=end)
+        return TrackMonthly.objects.all()
     if not area_months_current():
         return None  # a station changed region or class: its plays are not yet moved
-    qs = TrackAreaMonthly.objects.filter(month__gte=first, month__lt=end)
+    qs = TrackAreaMonthly.objects.all()
     if q.region:
         qs = qs.filter(region=q.region)
     if q.station_class:
@@ -255,45 +313,61 @@ def _track_months(scope: Scope, q: RollupQuery, first: date, end: date) -> Query
     return qs
 
 
-def _track_parts(scope: Scope, q: RollupQuery, plays: QuerySet) -> list[QuerySet]:
-    """(track id, plays, airtime) cells with plays in the range.
+def _track_parts(
+    scope: Scope, q: RollupQuery, plays: QuerySet, data_days: _DataDays
+) -> list[QuerySet]:
+    """(track id, plays, airtime) cells with plays in the range (see `_cover`).
 
-    Whole months of a platform-wide range come from TrackMonthly (a row per track and
-    month; with a region or class filter TrackAreaMonthly, a row per track, month, region
-    and class) and only the days outside them from PlayDaily (a row per track, station and
-    day): a year of the platform is ~100,000 rows instead of ~900,000, a year of one region
-    ~30,000 instead of ~90,000. Without a station, region or class limit, those days come
-    from TrackDaily (a row per track and day)."""
+    Without a station, region or class limit, whole years come from TrackYearly (a row per
+    track and year), whole months from TrackMonthly (a row per track and month) and the
+    days left from TrackDaily (a row per track and day): the last 12 months of the
+    platform are ~28,000 rows instead of ~900,000 in PlayDaily. With a region or class
+    filter, whole months come from TrackAreaMonthly (a row per track, month, region and
+    class) and the days from PlayDaily (a row per track, station and day): a year of one
+    region is ~30,000 rows instead of ~90,000."""
     columns = ("track_id", "plays", "airtime_seconds")
-    if scope.station_ids is None and q.station_id is None and not q.region and not q.station_class:
+    platform = (
+        scope.station_ids is None and q.station_id is None and not q.region and not q.station_class
+    )
+    if platform:
         days = TrackDaily.objects.filter(day__gte=q.date_from, day__lte=q.date_to)
         plays = _by_tracks(days, scope, q).order_by()
-    months = _whole_months(q)
-    summary = months and _track_months(scope, q, *months)
-    if summary is None:
+    months = _track_months(scope, q)
+    if months is None:
         return [plays.values_list(*columns)]
+    cover = _cover(q, data_days, years=platform)
+    parts = [
+        TrackYearly.objects.filter(year__gte=first, year__lt=end) for first, end in cover.years
+    ]
+    parts += [months.filter(month__gte=first, month__lt=end) for first, end in cover.months]
     return [
-        _by_tracks(summary, scope, q).order_by().values_list(*columns),
-        *(edge.values_list(*columns) for edge in _edges(plays, q, *months)),
+        *(_by_tracks(part, scope, q).order_by().values_list(*columns) for part in parts),
+        *(
+            plays.filter(day__gte=first, day__lte=last).values_list(*columns)
+            for first, last in cover.days
+        ),
     ]
 
 
-def _period_station_parts(scope: Scope, q: RollupQuery, by_station: QuerySet) -> list[QuerySet]:
+def _period_station_parts(
+    scope: Scope, q: RollupQuery, by_station: QuerySet, data_days: _DataDays
+) -> list[QuerySet]:
     """(period, station, plays, airtime) cells of the range.
 
-    By month, the whole months come from StationMonthly (200 rows a month) and only the
-    days outside them from StationDaily (200 rows a day): a year is ~8,000 rows instead of
-    73,000."""
-    months = _whole_months(q) if q.granularity == "month" else None
-    if months is None or not _station_level(scope, q):
+    By month, the whole months (see `_cover`) come from StationMonthly (200 rows a month)
+    and only the days left from StationDaily (200 rows a day): a year is ~8,000 rows
+    instead of 73,000."""
+    if q.granularity != "month" or not _station_level(scope, q):
         parts = [by_station]
     else:
-        first, end = months
-        summary = StationMonthly.objects.filter(month__gte=first, month__lt=end)
+        cover = _cover(q, data_days, years=False)
         parts = [
-            _by_stations(summary, scope, q).annotate(period=F("month")).order_by(),
-            *_edges(by_station, q, first, end),
+            _by_stations(StationMonthly.objects.filter(month__gte=first, month__lt=end), scope, q)
+            .annotate(period=F("month"))
+            .order_by()
+            for first, end in cover.months
         ]
+        parts += [by_station.filter(day__gte=first, day__lte=last) for first, last in cover.days]
     return [
         (part if part.model is StationMonthly else _truncated(part, q.granularity))
         .values("period", "station_id")
@@ -331,10 +405,11 @@ def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
             track_ids=tuple(own_track_ids(user_id=scope.user_id, role=scope.name)),
         )
     plays = _filtered(PlayDaily, scope, q)
+    data_days = _DataDays()
     by_station = _filtered(StationDaily, scope, q) if _station_level(scope, q) else plays
     series, station_rows = [], []
     for kind, period, station_id, n, airtime, stations, name, region, cls in _fetch(
-        _PERIODS_AND_STATIONS, _period_station_parts(scope, q, by_station)
+        _PERIODS_AND_STATIONS, _period_station_parts(scope, q, by_station, data_days)
     ):
         if kind == "period":
             series.append(
@@ -362,7 +437,7 @@ def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
     artist_of_track = _ARTIST_BY_HASH if scope.name == "staff" else _ARTIST_BY_KEY
     for kind, pk, n, airtime, title, stage_name in _fetch(
         _TRACKS_AND_ARTISTS,
-        _track_parts(scope, q, plays),
+        _track_parts(scope, q, plays, data_days),
         q.top,
         q.top,
         artist_of_track=artist_of_track,

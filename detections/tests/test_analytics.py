@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek, TruncYear
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
@@ -30,6 +30,7 @@ from detections.models import (
     TrackAreaMonthly,
     TrackDaily,
     TrackMonthly,
+    TrackYearly,
 )
 from detections.tests.factories import T0, PlayLogFactory, StationFactory
 from detections.tests.parties import Parties
@@ -95,6 +96,22 @@ def _direct_monthly_cells() -> dict:
         .annotate(n=Count("id"), s=Sum("duration_seconds"))
     )
     return {(r["month"].date(), r["track_id"]): (r["n"], r["s"]) for r in rows}
+
+
+def _yearly_cells() -> dict:
+    """TrackYearly as {(year, track): (plays, airtime)}."""
+    return {(r.year, r.track_id): (r.plays, r.airtime_seconds) for r in TrackYearly.objects.all()}
+
+
+def _direct_yearly_cells() -> dict:
+    """The same counted directly over PlayLog (Accra years, rejected plays excluded)."""
+    rows = (
+        PlayLog.objects.exclude(verification_status="rejected")
+        .annotate(year=TruncYear("started_at"))
+        .values("year", "track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+    )
+    return {(r["year"].date(), r["track_id"]): (r["n"], r["s"]) for r in rows}
 
 
 def _summaries() -> tuple[dict, dict, dict]:
@@ -242,22 +259,33 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
     } == _station_cells()
     monthly = _direct_monthly_cells()
     assert _monthly_cells() == monthly
+    yearly = _direct_yearly_cells()
+    assert _yearly_cells() == yearly
     summaries = _direct_summaries()
     assert _summaries() == summaries
     assert (
         sum(n for n, _ in direct.values())
         == sum(n for n, _ in monthly.values())
+        == sum(n for n, _ in yearly.values())
         == sum(n for n, _ in summaries[0].values())
         == sum(n for n, _ in summaries[1].values())
         == sum(n for n, _ in summaries[2].values())
         == PlayLog.objects.exclude(verification_status="rejected").count()
     )
     # A recount from scratch agrees with what the services maintained.
-    for model in (TrackDaily, TrackMonthly, StationMonthly, TrackAreaMonthly, StationArea):
+    for model in (
+        TrackDaily,
+        TrackMonthly,
+        TrackYearly,
+        StationMonthly,
+        TrackAreaMonthly,
+        StationArea,
+    ):
         model.objects.all().delete()
     analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
     assert _rollup_cells() == direct
     assert _monthly_cells() == monthly
+    assert _yearly_cells() == yearly
     assert _summaries() == summaries
 
 
@@ -408,6 +436,72 @@ def test_platform_rollup_over_whole_months_and_partial_edges_equals_a_direct_cou
             started_at__lt=datetime(2025, 3, 31, tzinfo=UTC),
         ).count()
     )
+
+
+def test_ranges_up_to_the_last_play_and_across_a_new_year_equal_a_direct_count(parties):
+    # Given plays from 10 November 2024 to 14 February 2025 on stations in two regions
+    rng = random.Random(23)
+    third = StationFactory(region="Ashanti", station_class="C")
+    stations = [parties.station, parties.other_station, third]
+    tracks = [parties.track, parties.other_track, TrackFactory(), TrackFactory()]
+    start = datetime(2024, 11, 10, tzinfo=UTC)
+    for i in range(200):
+        at = start + timedelta(hours=rng.randrange(97 * 24), seconds=i * 7)
+        _seeded_play(rng, stations, tracks, at=at, seconds=150 + i, statuses=_SOME_REJECTED)
+    last = PlayLog.objects.order_by("-started_at").first().started_at.date()
+    analytics.rollups_rebuild(date_from=date(2024, 11, 1), date_to=last)  # and the parties' plays
+
+    def counted(first: date, last_day: date):
+        return PlayLog.objects.filter(
+            started_at__gte=datetime.combine(first, datetime.min.time(), tzinfo=UTC),
+            started_at__lt=datetime.combine(
+                last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC
+            ),
+        )
+
+    def rollup(first: date, last_day: date, **filters):
+        query = RollupQuery(
+            date_from=first, date_to=last_day, granularity="month", top=100, **filters
+        )
+        with CaptureQueriesContext(connection) as queries:
+            result = play_rollup(user=parties.support, query=query)
+        return result, " ".join(q["sql"] for q in queries.captured_queries)
+
+    # When staff ask for ranges that run past the last play, start before the first, or
+    # end on the last play's day: the year and month so far answer from their own rows
+    for first, last_day, summary in (
+        (date(2024, 11, 20), date(2025, 11, 19), "detections_trackyearly"),
+        (date(2024, 3, 1), date(2025, 2, 5), "detections_trackyearly"),
+        (date(2024, 12, 1), last, "detections_trackyearly"),
+        (date(2025, 1, 10), last, "detections_trackmonthly"),
+    ):
+        result, sql = rollup(first, last_day)
+        # Then every number equals a count over exactly those days
+        _assert_rollup_equals_direct_count(result, counted(first, last_day))
+        assert summary in sql
+    # And with a region, the month so far comes from the region's month rows
+    result, sql = rollup(date(2024, 12, 15), last, region="Ashanti")
+    _assert_rollup_equals_direct_count(
+        result, counted(date(2024, 12, 15), last).filter(station__region="Ashanti")
+    )
+    assert "detections_trackareamonthly" in sql
+
+    # When a later play exists in the same month and year, those rows no longer answer
+    # a range that ends before it, and the numbers still equal a direct count
+    later = last + timedelta(days=2)
+    _seeded_play(
+        rng,
+        stations,
+        tracks,
+        at=datetime.combine(later, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9),
+        seconds=240,
+        statuses=["verified"],
+    )
+    analytics.rollups_rebuild(date_from=later, date_to=later)
+    for first in (date(2024, 11, 20), date(2025, 2, 1)):
+        result, sql = rollup(first, last)
+        _assert_rollup_equals_direct_count(result, counted(first, last))
+        assert "detections_trackyearly" not in sql
 
 
 def _seed_months(parties) -> list:
@@ -676,6 +770,12 @@ def test_a_bad_query_is_refused(parties):
             ),
         )
     assert set(refused.value.details) == {"granularity", "date_to"}
+    with pytest.raises(ValidationFailed) as refused:
+        play_rollup(
+            user=parties.support,
+            query=RollupQuery(date_from=date(9999, 12, 1), date_to=date(9999, 12, 31)),
+        )
+    assert set(refused.value.details) == {"date_to"}
 
 
 # --- First play and digest ------------------------------------------------------------------
