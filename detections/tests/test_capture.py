@@ -8,12 +8,14 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connections
 from django.test import TestCase
 
 from detections.management.commands.capture import CaptureWorker
 from detections.models import MatchCache, PlayLog
 from detections.tests.conftest import SR, make_catalogue, talk
 from detections.tests.factories import StationFactory
+from fingerprinting.engine import warm_up
 from stations.models import StreamLink
 from stream_capture.ffmpeg import SETTLE_JUMP
 from stream_capture.models import CaptureLease, LinkHealth
@@ -68,19 +70,31 @@ def test_the_continuous_worker_holds_the_lease_reads_without_gaps_and_logs_the_p
     songs = make_catalogue(tmp_path, {"Highlife": 111})
     broadcast = np.concatenate([talk(9, 2), songs["Highlife"].audio])
     station = StationFactory()
+    # The worker compiles the engine's kernels before it leases a station (seconds on a
+    # busy machine); done here first, it joins the live stream from its start.
+    warm_up()
     with serve_stream(broadcast, SR, realtime=True, burst_seconds=0) as url:
         StreamLink.objects.create(station=station, url=str(url), kind="primary")
         worker = CaptureWorker(
             worker_id="test-worker", slugs=[station.slug], max_stations=0, log=lambda msg: None
         )
         held = []
-        stop = threading.Event()
-        probe = threading.Timer(
-            4.0, lambda: held.append(CaptureLease.objects.filter(station=station).first())
-        )
-        probe.start()
-        worker.run(stop=stop, seconds=14)
-        probe.join()
+        done = threading.Event()
+
+        def probe() -> None:
+            # The lease as soon as it is taken.
+            while not done.is_set() and not held:
+                lease = CaptureLease.objects.filter(station=station).first()
+                if lease is not None:
+                    held.append(lease)
+                done.wait(0.1)
+            connections.close_all()
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        worker.run(stop=threading.Event(), seconds=14)
+        done.set()
+        prober.join()
 
     assert held and held[0].worker_id == "test-worker"
     assert not CaptureLease.objects.filter(station=station).exists()  # released on stop
