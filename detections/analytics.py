@@ -43,7 +43,9 @@ A play counts once it exists and until it is rejected; its day is the Africa/Acc
 (backfill, repair), and a test pins deltas and recount to the same numbers.
 
 Cached reads (analytics_selectors) are keyed by version numbers that these services bump
-on commit: one per station, and one for everything.
+on commit: one per station, one for everything and one for rebuilds. Changes to today's
+plays bump none of them (see `_versions_bump_on_commit`): answers reaching today are kept
+for ANALYTICS_LIVE_SECONDS of clock time instead.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ from detections.models import (
 logger = logging.getLogger(__name__)
 
 VERSION_ALL = "analytics:v:all"
+# Bumped by a rebuild: part of every station's key as well.
+VERSION_REBUILD = "analytics:v:rebuild"
 
 
 def version_key_station(station_id: int) -> str:
@@ -413,13 +417,34 @@ def _review_backlog_add(changes: dict[int, int]) -> None:
                     cursor.execute(_BACKLOG_RECOUNT, [station_id, station_id])
 
 
-def _versions_bump_on_commit(station_ids: set[int]) -> None:
+def _versions_bump(keys: list[str]) -> None:
+    for key in keys:
+        try:
+            cache.incr(key)
+        except ValueError:  # never read yet: any new value differs from none
+            cache.set(key, 1, timeout=None)
+
+
+def _versions_bump_on_commit(cells: set[tuple[int, date]] | None) -> None:
+    """On commit, bumps the versions cached answers are keyed by: for the changed
+    (station, day) cells, the platform's and each station's; for None (a rebuild), the
+    platform's and every station's.
+
+    Cells of today (or later) bump nothing while ANALYTICS_LIVE_SECONDS > 0: live capture
+    changes a station's open play every window, which would invalidate every answer every
+    few seconds. Answers over a range that reaches today are keyed by a clock period of
+    that many seconds instead (analytics_selectors), so they lag today's plays by at most
+    that; a change to an earlier day (a review, a dispute, a correction) shows at once."""
+
     def bump() -> None:
-        for key in [VERSION_ALL, *(version_key_station(s) for s in sorted(station_ids))]:
-            try:
-                cache.incr(key)
-            except ValueError:  # never read yet: any new value differs from none
-                cache.set(key, 1, timeout=None)
+        if cells is None:
+            _versions_bump([VERSION_ALL, VERSION_REBUILD])
+            return
+        live = settings.ANALYTICS_LIVE_SECONDS > 0
+        today = timezone.localdate()
+        stations = {station_id for station_id, day in cells if not live or day < today}
+        if stations:
+            _versions_bump([VERSION_ALL, *(version_key_station(s) for s in sorted(stations))])
 
     transaction.on_commit(bump)
 
@@ -456,7 +481,7 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
     for rows in (_TRACK_DAYS, _TRACK_MONTHS, _TRACK_YEARS, _STATION_MONTHS, _AREA_MONTHS):
         _summary_add(rows, summaries[rows])
     _review_backlog_add(backlog)
-    _versions_bump_on_commit({station_id for station_id, _day in cells})
+    _versions_bump_on_commit(set(cells))
     if (
         after is not None
         and after.verified
@@ -549,7 +574,7 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
         )
         summaries_recount(date_from=date_from, date_to=date_to)
         _review_backlog_recount()
-        _versions_bump_on_commit(set())
+        _versions_bump_on_commit(None)
     return written
 
 
@@ -675,7 +700,8 @@ def track_area_monthly_restate() -> int:
                 _MONTHS_OF_AREAS.format(month=_MONTH_OF_CELL[connection.vendor]),
                 [date.min, date.max],
             )
-        _versions_bump_on_commit(set())
+        # Region and class answers change; a station's own do not.
+        transaction.on_commit(lambda: _versions_bump([VERSION_ALL]))
     return len(moved)
 
 
@@ -730,10 +756,7 @@ def detection_health_refresh(*, days: int = 2, today: date | None = None) -> int
         batch_size=2000,
     )
     detection_health_periods_recount(date_from=today - timedelta(days=days - 1), date_to=today)
-    try:
-        cache.incr(VERSION_ALL)
-    except ValueError:
-        cache.set(VERSION_ALL, 1, timeout=None)
+    _versions_bump([VERSION_ALL])
     return len(rows)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,9 +29,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
+from django.utils import timezone
 
 from detections.analytics import (
     VERSION_ALL,
+    VERSION_REBUILD,
     area_months_current,
     health_period_after,
     health_period_start,
@@ -508,13 +511,33 @@ def _versions(keys: list[str]) -> list[int]:
     return [int(found[key]) for key in keys]
 
 
+def _live_period(date_to: date) -> int | None:
+    """For a range that reaches today, the number of the current clock period of
+    ANALYTICS_LIVE_SECONDS: changes to today's plays bump no version (see
+    analytics._versions_bump_on_commit), so such an answer is kept for the rest of the
+    period at most. None for a range that ended before today, or when the setting is 0."""
+    seconds = settings.ANALYTICS_LIVE_SECONDS
+    if seconds <= 0 or date_to < timezone.localdate():
+        return None
+    return int(time.time() // seconds)
+
+
 def _cache_key(scope: Scope, q: RollupQuery, kind: str) -> str:
     if scope.name == "station":
-        versions = _versions([version_key_station(s) for s in scope.station_ids or ()])
+        station_keys = [version_key_station(s) for s in scope.station_ids or ()]
+        versions = _versions([VERSION_REBUILD, *station_keys])
     else:
         versions = _versions([VERSION_ALL])
     raw = json.dumps(
-        [kind, scope.name, scope.station_ids, scope.user_id, q.__dict__, versions],
+        [
+            kind,
+            scope.name,
+            scope.station_ids,
+            scope.user_id,
+            q.__dict__,
+            versions,
+            _live_period(q.date_to),
+        ],
         cls=DjangoJSONEncoder,
         sort_keys=True,
     )
@@ -545,7 +568,8 @@ def play_rollup_rendered(
     *, user: User, query: RollupQuery, kind: str, render: Callable[[dict[str, Any]], bytes]
 ) -> bytes:
     """`render(play_rollup(...))`, cached in Redis under the version numbers the rollup
-    services bump when a play in the scope changes (and at most ANALYTICS_CACHE_SECONDS).
+    services bump when a play in the scope changes (and at most ANALYTICS_CACHE_SECONDS;
+    a range reaching today at most ANALYTICS_LIVE_SECONDS, see `_live_period`).
     The rendered bytes are cached, not the numbers: a repeat costs two cache reads and no
     serializing. `kind` names the rendering (each is cached on its own)."""
     query.validate()
@@ -632,7 +656,13 @@ def detection_health_rendered(
 
     def key() -> str:
         raw = json.dumps(
-            [kind, sorted(query.items()), _versions([VERSION_ALL])], cls=DjangoJSONEncoder
+            [
+                kind,
+                sorted(query.items()),
+                _versions([VERSION_ALL]),
+                _live_period(query["date_to"]),
+            ],
+            cls=DjangoJSONEncoder,
         )
         return f"analytics:health:{hashlib.sha256(raw.encode()).hexdigest()}"
 

@@ -573,4 +573,9 @@ STATIONS_COMPLIANCE_REQUIRED_TYPES = env.listing(
 # Analytics answers are cached this long at most (versions bumped on commit invalidate
 # them sooner); 0 turns the cache off.
 ANALYTICS_CACHE_SECONDS = env.integer("ANALYTICS_CACHE_SECONDS", 600)
+# Live capture changes a station's open play every window, so answers over a range that
+# reaches today are kept for this many seconds of clock time instead of until the next
+# change of today's plays (a change to an earlier day still invalidates at once); 0: every
+# change of today's plays invalidates too.
+ANALYTICS_LIVE_SECONDS = env.integer("ANALYTICS_LIVE_SECONDS", 10)
 ANALYTICS_MAX_RANGE_DAYS = env.integer("ANALYTICS_MAX_RANGE_DAYS", 400)

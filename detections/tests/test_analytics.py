@@ -759,6 +759,108 @@ def test_cached_answers_change_when_a_play_changes(parties):
     )
 
 
+def test_todays_changes_show_within_the_live_period_and_earlier_ones_at_once(parties, settings):
+    # Given a station with plays today and yesterday, counted, and a live period of 2 s
+    import time
+
+    from django.utils import timezone
+
+    settings.ANALYTICS_LIVE_SECONDS = 2
+    now = timezone.now().replace(microsecond=0)
+    today = timezone.localdate()
+    start_of_today = timezone.make_aware(datetime.combine(today, datetime.min.time()))
+    plays = {}
+    for name, at in (
+        ("today", max(now - timedelta(minutes=30), start_of_today)),
+        ("today-2", max(now - timedelta(minutes=20), start_of_today)),
+        ("yesterday", start_of_today - timedelta(hours=3)),
+    ):
+        plays[name] = PlayLogFactory(
+            station=parties.station,
+            track=parties.track,
+            started_at=at,
+            ended_at=at + timedelta(seconds=200),
+            duration_seconds=Decimal(200),
+            verification_status="verified",
+        )
+    analytics.rollups_rebuild(date_from=today - timedelta(days=1), date_to=today)
+    query = RollupQuery(date_from=today - timedelta(days=6), date_to=today)
+    renders = []
+
+    def render(data) -> bytes:
+        renders.append(data["scope"])
+        return str(data["totals"]["plays"]).encode()
+
+    def plays_for(user) -> int:
+        return int(play_rollup_rendered(user=user, query=query, kind="live", render=render))
+
+    def reject(name: str) -> None:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            services.play_review(actor=parties.support, play_id=plays[name].pk, status="rejected")
+
+    def counted() -> int:
+        return (
+            PlayLog.objects.filter(station=parties.station, started_at__date__gte=query.date_from)
+            .exclude(verification_status="rejected")
+            .count()
+        )
+
+    time.sleep(2 - time.time() % 2 + 0.05)  # at the start of a live period
+    first = plays_for(parties.station_user)
+    assert first == counted() >= 3
+    # When one of today's plays is rejected: the answer for a range reaching today stands
+    # for the rest of the live period (live capture changes today's plays every window)
+    reject("today")
+    assert plays_for(parties.station_user) == first
+    assert renders == ["station"]
+    # When a play of an earlier day is rejected: it shows at once, with today's change
+    reject("yesterday")
+    assert plays_for(parties.station_user) == first - 2 == counted()
+    assert renders == ["station", "station"]
+    # And a later change of today's plays shows once the live period is over
+    reject("today-2")
+    assert plays_for(parties.station_user) == first - 2
+    time.sleep(2 - time.time() % 2 + 0.05)
+    assert plays_for(parties.station_user) == first - 3 == counted()
+    # And with no live period, a change of today's plays shows at once
+    settings.ANALYTICS_LIVE_SECONDS = 0
+    plays_for(parties.station_user)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.play_review(actor=parties.support, play_id=plays["today"].pk, status="verified")
+    assert plays_for(parties.station_user) == first - 2 == counted()
+
+
+def test_a_rebuild_invalidates_every_cached_answer(parties):
+    # Given a station's answer and staff's cached, and a play written without the services
+    _seed(parties, n=20)
+    query = _query()
+    renders = []
+
+    def render(data) -> bytes:
+        renders.append(data["scope"])
+        return str(data["totals"]["plays"]).encode()
+
+    def plays_for(user) -> int:
+        return int(play_rollup_rendered(user=user, query=query, kind="rebuild", render=render))
+
+    station_first, staff_first = plays_for(parties.station_user), plays_for(parties.support)
+    PlayLogFactory(
+        station=parties.station,
+        track=parties.track,
+        started_at=T0 + timedelta(days=2, hours=5),
+        ended_at=T0 + timedelta(days=2, hours=5, seconds=180),
+        duration_seconds=Decimal(180),
+        verification_status="verified",
+    )
+    # When the rollups are rebuilt
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31))
+    # Then both answers are counted again and include it
+    assert plays_for(parties.station_user) == station_first + 1
+    assert plays_for(parties.support) == staff_first + 1
+    assert renders == ["station", "staff", "station", "staff"]
+
+
 def test_a_bad_query_is_refused(parties):
     from zamio.errors import ValidationFailed
 
