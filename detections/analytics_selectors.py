@@ -117,9 +117,9 @@ def scope_for(*, user: User) -> Scope:
 def _by_tracks(qs: QuerySet, scope: Scope, q: RollupQuery) -> QuerySet:
     """`qs` limited to the tracks of the scope and the track/artist filters."""
     if scope.track_ids is not None:
-        qs = qs.filter(track_id__in=scope.track_ids)
+        qs = qs.filter(track_id__any=scope.track_ids)
     elif scope.by_track:
-        qs = qs.filter(track_id__in=own_track_ids(user_id=scope.user_id, role=scope.name))
+        qs = qs.filter(track_id__any=own_track_ids(user_id=scope.user_id, role=scope.name))
     if q.track_id is not None:
         qs = qs.filter(track_id=q.track_id)
     if q.artist_id is not None:

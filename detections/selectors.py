@@ -56,7 +56,7 @@ def play_scope(*, user: User) -> PlayScope:
     # reads each track's plays through the (track, started_at) index.
     if user.role in (Role.ARTIST, Role.PUBLISHER):
         track_ids = own_track_ids(user_id=user.pk, role=user.role)
-        return PlayScope(qs.filter(track_id__in=track_ids), track_ids)
+        return PlayScope(qs.filter(track_id__any=track_ids), track_ids)
     return PlayScope(qs.none())
 
 

@@ -52,3 +52,29 @@ def test_a_bad_value_fails_its_own_form_only():
     assert good.is_valid()
     assert _UserFilter(QueryDict("role=maybe"), queryset=User.objects.all()).errors == bad.errors
     assert type(bad.form) is type(good.form)  # one form class for the filter set
+
+
+@pytest.mark.django_db
+def test_any_of_a_list_of_ids_is_one_array_parameter_and_matches_in():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tracks.models import Track
+    from tracks.tests.factories import TrackFactory
+
+    tracks = [TrackFactory() for _ in range(5)]
+    wanted = [tracks[0].pk, tracks[3].pk, tracks[4].pk, 10**9]
+
+    with CaptureQueriesContext(connection) as queries:
+        found = set(Track.objects.filter(pk__any=wanted).values_list("pk", flat=True))
+    assert found == set(Track.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    assert found == {tracks[0].pk, tracks[3].pk, tracks[4].pk}
+    assert not Track.objects.filter(pk__any=[]).exists()
+    # By a foreign key too, and the ids are one parameter, not one each
+    artist_id = tracks[1].primary_artist_id
+    assert list(
+        Track.objects.filter(primary_artist_id__any=[artist_id]).values_list("pk", flat=True)
+    ) == [tracks[1].pk]
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in queries.captured_queries[0]["sql"]
+        assert "IN (" not in queries.captured_queries[0]["sql"]
