@@ -136,9 +136,14 @@ def playlog_entries(*, playlog: StationPlaylog) -> QuerySet[StationPlaylogEntry]
 def station_records_get(*, user: User, station_id: int) -> Station:
     """A station whose own records (logs, documents, comparison) the user may read; 404
     for any other, so a station cannot learn which ids exist."""
-    ids = _own_station_ids(user)
-    station = Station.objects.filter(pk=station_id).first()
-    if station is None or (ids is not None and station_id not in ids):
+    stations = Station.objects.filter(pk=station_id)
+    if not _is_staff(user):
+        # One read: the station, if the user is on its staff (a station account).
+        if not (user and user.is_authenticated and user.role == Role.STATION):
+            raise NotFound("No such station.")
+        stations = stations.filter(staff__user=user)
+    station = stations.first()
+    if station is None:
         raise NotFound("No such station.")
     return station
 
