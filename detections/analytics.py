@@ -359,6 +359,9 @@ def _station_areas(station_ids: set[int]) -> dict[int, tuple[str, str]]:
     The rows are read FOR SHARE (PostgreSQL): `track_area_monthly_restate` cannot move a
     station between this read and the commit that adds its plays under what was read."""
 
+    if not station_ids:
+        return {}
+
     def read() -> dict[int, tuple[str, str]]:
         areas = StationArea.objects.filter(station_id__in=station_ids).order_by("station_id")
         sql, params = areas.values_list(

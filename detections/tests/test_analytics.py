@@ -830,6 +830,15 @@ def test_todays_changes_show_within_the_live_period_and_earlier_ones_at_once(par
     assert plays_for(parties.station_user) == first - 2 == counted()
 
 
+def test_a_rebuild_of_days_without_plays_counts_nothing_and_keeps_the_rest(parties):
+    _seed(parties, n=20)
+    before = (_rollup_cells(), _monthly_cells(), _yearly_cells(), _summaries())
+
+    assert analytics.rollups_rebuild(date_from=date(2020, 1, 1), date_to=date(2020, 1, 31)) == 0
+
+    assert (_rollup_cells(), _monthly_cells(), _yearly_cells(), _summaries()) == before
+
+
 def test_a_rebuild_invalidates_every_cached_answer(parties):
     # Given a station's answer and staff's cached, and a play written without the services
     _seed(parties, n=20)
