@@ -23,18 +23,32 @@ from .synth import song
 # ids) for song(seed, 60 s, 8 kHz) and 10 s of it with seeded noise, computed with
 # the engine as it was before the spectrogram and peak search were rewritten
 # (commit 84462fa). The same 34 benchmark tracks gave identical fingerprints too.
+#
+# The query's anchor times are sub-frame interpolated from log10 of the spectrum, and
+# numpy's float32 log10 differs in the last bit between machines (its AVX-512 code
+# against the one other x86 machines run), so the query digest has one value per kind
+# of machine. Each was computed by the pre-rewrite code on such a machine and is
+# reproduced by the current code there: the first on the machines of the earlier
+# sessions, the second on an AVX2 machine without AVX-512 (84462fa checked out beside the
+# current code, same inputs). A change to the code gives neither.
 V2_DIGESTS = {
     5: (
         2012,
         "20ca93e7714beb09b61c664f3adf890ed4606b8013b7e697cfa8366b98b3bb3e",
         66067,
-        "47dff0fc265fdc641733ce016aa0779b987f3110966ce37f6a24006a32eab157",
+        (
+            "47dff0fc265fdc641733ce016aa0779b987f3110966ce37f6a24006a32eab157",
+            "aa5b67ef6f00abae33edf58e01d91b71274c6bab6d17261431ee5cc5c5df3d92",
+        ),
     ),
     6: (
         2008,
         "9be71a6aca22d17eb3dc8a36c03c05f4dce477ca5300de6076689b66aa36c2a0",
         63314,
-        "2fddbcb5994c0b9125fd696745b92a16157975bd46649caf817543ee50a7793e",
+        (
+            "2fddbcb5994c0b9125fd696745b92a16157975bd46649caf817543ee50a7793e",
+            "23a4ee8e083bdc42866f7e95b3e7578ddca69f9678bf5fdc0916551b4d3ee0cd",
+        ),
     ),
 }
 
@@ -44,7 +58,7 @@ V2_SPEC = replace(SPEC, version=2, fmax_hz=3000.0, max_dt=40)
 
 @pytest.mark.parametrize("seed", sorted(V2_DIGESTS))
 def test_v2_stored_and_query_hashes_are_unchanged(seed):
-    n_stored, stored_digest, n_probes, query_digest = V2_DIGESTS[seed]
+    n_stored, stored_digest, n_probes, query_digests = V2_DIGESTS[seed]
     samples = song(seed, 60.0, SPEC.sample_rate)
     rng = np.random.default_rng(seed)
     noisy = samples[20 * 8000 : 30 * 8000] + rng.normal(0, 0.05, 80000).astype(np.float32)
@@ -60,7 +74,7 @@ def test_v2_stored_and_query_hashes_are_unchanged(seed):
         + query.anchor_time.astype("<f8").tobytes()
         + query.triplet_id.astype("<i8").tobytes()
     )
-    assert hashlib.sha256(probes).hexdigest() == query_digest
+    assert hashlib.sha256(probes).hexdigest() in query_digests
 
 
 def whole_track_spectrogram(samples: np.ndarray) -> np.ndarray:
