@@ -232,7 +232,7 @@ def _day_after(day: date) -> date:
 @dataclass(frozen=True)
 class _Summary:
     """A summary kept by adding the changes of the station-day rows it sums: its model, its
-    period column (`month` or `day`) and the first day of the next period, the columns
+    period column (`day`, `month` or `year`) and the first day of the next period, the columns
     besides the period that key a row, and how one row is recounted from the station-day
     rows (parameters: period, the key, the key again, the period's first day and the
     next's)."""
@@ -248,49 +248,46 @@ class _Summary:
         return self.model._meta.db_table
 
 
+def _recount_from(model, period: str, key: str, *, source) -> str:
+    """The recount of one row of `model`, a summary keyed by (period, `key`), from the day
+    rows of `source` (PlayDaily or StationDaily), as `_Summary.recount` takes it."""
+    table, source = model._meta.db_table, source._meta.db_table
+    return (
+        f"INSERT INTO {table} ({period}, {key}, plays, airtime_seconds) "  # noqa: S608
+        "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
+        f"FROM {source} WHERE {key} = %s AND day >= %s AND day < %s "
+        f"ON CONFLICT ({key}, {period}) DO UPDATE "
+        "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
+    )
+
+
 _TRACK_DAYS = _Summary(
     TrackDaily,
     "day",
     _day_after,
     ("track_id",),
-    "INSERT INTO detections_trackdaily (day, track_id, plays, airtime_seconds) "
-    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
-    "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
-    "ON CONFLICT (track_id, day) DO UPDATE "
-    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+    _recount_from(TrackDaily, "day", "track_id", source=PlayDaily),
 )
 _TRACK_MONTHS = _Summary(
     TrackMonthly,
     "month",
     month_after,
     ("track_id",),
-    "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
-    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
-    "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
-    "ON CONFLICT (track_id, month) DO UPDATE "
-    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+    _recount_from(TrackMonthly, "month", "track_id", source=PlayDaily),
 )
 _TRACK_YEARS = _Summary(
     TrackYearly,
     "year",
     year_after,
     ("track_id",),
-    "INSERT INTO detections_trackyearly (year, track_id, plays, airtime_seconds) "
-    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
-    "FROM detections_playdaily WHERE track_id = %s AND day >= %s AND day < %s "
-    "ON CONFLICT (track_id, year) DO UPDATE "
-    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+    _recount_from(TrackYearly, "year", "track_id", source=PlayDaily),
 )
 _STATION_MONTHS = _Summary(
     StationMonthly,
     "month",
     month_after,
     ("station_id",),
-    "INSERT INTO detections_stationmonthly (month, station_id, plays, airtime_seconds) "
-    "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
-    "FROM detections_stationdaily WHERE station_id = %s AND day >= %s AND day < %s "
-    "ON CONFLICT (station_id, month) DO UPDATE "
-    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+    _recount_from(StationMonthly, "month", "station_id", source=StationDaily),
 )
 _AREA_MONTHS = _Summary(
     TrackAreaMonthly,

@@ -148,9 +148,9 @@ def _filtered(model, scope: Scope, q: RollupQuery) -> QuerySet:
 
 @dataclass
 class _Cover:
-    """The range as summary periods: [first, end) runs of whole years and of whole months,
-    and [first, last] runs of the days left over (each kind at most two runs, one at each
-    end of the range; a run of years only when asked for)."""
+    """The range as summary periods: [first, end) runs of whole years, of whole months and
+    of the days left over (each kind at most two runs, one at each end of the range; a run
+    of years only when asked for)."""
 
     years: list[tuple[date, date]]
     months: list[tuple[date, date]]
@@ -209,10 +209,8 @@ def _cover(q: RollupQuery, data_days: _DataDays, *, years: bool) -> _Cover:
         if whole(first, end):
             _runs_add(cover.months, first, end)
         else:
-            last = min(end - timedelta(days=1), q.date_to)
-            _runs_add(cover.days, day, last + timedelta(days=1))
+            _runs_add(cover.days, day, min(end, q.date_to + timedelta(days=1)))
         day = end
-    cover.days = [(first, end - timedelta(days=1)) for first, end in cover.days]
     return cover
 
 
@@ -346,8 +344,8 @@ def _track_parts(
     return [
         *(_by_tracks(part, scope, q).order_by().values_list(*columns) for part in parts),
         *(
-            plays.filter(day__gte=first, day__lte=last).values_list(*columns)
-            for first, last in cover.days
+            plays.filter(day__gte=first, day__lt=end).values_list(*columns)
+            for first, end in cover.days
         ),
     ]
 
@@ -370,7 +368,7 @@ def _period_station_parts(
             .order_by()
             for first, end in cover.months
         ]
-        parts += [by_station.filter(day__gte=first, day__lte=last) for first, last in cover.days]
+        parts += [by_station.filter(day__gte=first, day__lt=end) for first, end in cover.days]
     return [
         (part if part.model is StationMonthly else _truncated(part, q.granularity))
         .values("period", "station_id")

@@ -82,36 +82,38 @@ def _rollup_cells() -> dict:
     }
 
 
+def _track_cells(model, period: str) -> dict:
+    """TrackMonthly or TrackYearly as {(period, track): (plays, airtime)}."""
+    rows = model.objects.values_list(period, "track_id", "plays", "airtime_seconds")
+    return {(at, track): (n, airtime) for at, track, n, airtime in rows}
+
+
+def _direct_track_cells(trunc) -> dict:
+    """The same counted directly over PlayLog by TruncMonth or TruncYear (Accra time,
+    rejected plays excluded)."""
+    rows = (
+        PlayLog.objects.exclude(verification_status="rejected")
+        .annotate(period=trunc("started_at"))
+        .values("period", "track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+    )
+    return {(r["period"].date(), r["track_id"]): (r["n"], r["s"]) for r in rows}
+
+
 def _monthly_cells() -> dict:
-    """TrackMonthly as {(month, track): (plays, airtime)}."""
-    return {(r.month, r.track_id): (r.plays, r.airtime_seconds) for r in TrackMonthly.objects.all()}
+    return _track_cells(TrackMonthly, "month")
 
 
 def _direct_monthly_cells() -> dict:
-    """The same counted directly over PlayLog (Accra months, rejected plays excluded)."""
-    rows = (
-        PlayLog.objects.exclude(verification_status="rejected")
-        .annotate(month=TruncMonth("started_at"))
-        .values("month", "track_id")
-        .annotate(n=Count("id"), s=Sum("duration_seconds"))
-    )
-    return {(r["month"].date(), r["track_id"]): (r["n"], r["s"]) for r in rows}
+    return _direct_track_cells(TruncMonth)
 
 
 def _yearly_cells() -> dict:
-    """TrackYearly as {(year, track): (plays, airtime)}."""
-    return {(r.year, r.track_id): (r.plays, r.airtime_seconds) for r in TrackYearly.objects.all()}
+    return _track_cells(TrackYearly, "year")
 
 
 def _direct_yearly_cells() -> dict:
-    """The same counted directly over PlayLog (Accra years, rejected plays excluded)."""
-    rows = (
-        PlayLog.objects.exclude(verification_status="rejected")
-        .annotate(year=TruncYear("started_at"))
-        .values("year", "track_id")
-        .annotate(n=Count("id"), s=Sum("duration_seconds"))
-    )
-    return {(r["year"].date(), r["track_id"]): (r["n"], r["s"]) for r in rows}
+    return _direct_track_cells(TruncYear)
 
 
 def _summaries() -> tuple[dict, dict, dict]:
@@ -287,6 +289,49 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
     assert _monthly_cells() == monthly
     assert _yearly_cells() == yearly
     assert _summaries() == summaries
+
+
+def test_a_decrease_of_a_summary_row_never_filled_recounts_it(parties):
+    # Given counted plays whose day, month and year summaries were never filled (written
+    # by other means), and one of the plays rejected
+    _seed(parties, n=20)
+    play = PlayLog.objects.filter(verification_status="verified", started_at__month=3).first()
+    for later in (timedelta(days=1), timedelta(days=31)):  # the next day, the next month
+        PlayLogFactory(
+            station=play.station,
+            track=play.track,
+            started_at=play.started_at + later,
+            ended_at=play.ended_at + later,
+            duration_seconds=play.duration_seconds,
+            verification_status="verified",
+        )
+    analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 4, 30))
+    for model in (TrackDaily, TrackMonthly, TrackYearly, StationMonthly):
+        model.objects.all().delete()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        services.play_review(actor=parties.support, play_id=play.pk, status="rejected")
+    # Then the rows the decrease found missing are recounted from their day rows
+    day = play.started_at.date()
+    month, year = day.replace(day=1), date(day.year, 1, 1)
+    counted = PlayLog.objects.exclude(verification_status="rejected")
+
+    def direct(key: tuple, **when) -> dict:
+        """{key: (plays, airtime)} counted over PlayLog; {} when none are left."""
+        rows = counted.filter(**when)
+        n = rows.count()
+        return {key: (n, rows.aggregate(s=Sum("duration_seconds"))["s"])} if n else {}
+
+    track, station = play.track_id, play.station_id
+    assert _monthly_cells() == direct((month, track), started_at__month=3, track_id=track)
+    assert _yearly_cells() == direct((year, track), started_at__year=day.year, track_id=track)
+    assert {
+        (r.day, r.track_id): (r.plays, r.airtime_seconds) for r in TrackDaily.objects.all()
+    } == direct((day, track), started_at__date=day, track_id=track)
+    assert {
+        (r.month, r.station_id): (r.plays, r.airtime_seconds) for r in StationMonthly.objects.all()
+    } == direct((month, station), started_at__month=3, station_id=station)
+    # The track has other plays that month and year: rows were recounted, not left empty
+    assert _monthly_cells() and _yearly_cells()
 
 
 def _backlog() -> dict:

@@ -31,6 +31,21 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+def _python(code: str, *, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`code` run by a fresh interpreter after django.setup() with these settings."""
+    setup = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='zamio.settings';django.setup();"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", setup + code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_check_deploy_is_clean_under_production_settings():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
 
@@ -84,14 +99,11 @@ def test_settings_without_environment_are_the_embedded_default():
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_TASK_ALWAYS_EAGER")
     }
-    code = (
-        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='zamio.settings'; django.setup();"
+    result = _python(
         "from django.conf import settings as s;"
         "print(s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER,"
-        " s.CHANNEL_LAYERS['default']['BACKEND'], s.TIME_ZONE, s.CURRENCY)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        " s.CHANNEL_LAYERS['default']['BACKEND'], s.TIME_ZONE, s.CURRENCY)",
+        env=env,
     )
 
     assert result.stdout.split() == [
@@ -119,14 +131,11 @@ def test_postgresql_queries_run_serially_and_a_urls_own_options_are_kept():
         "DATABASE_URL": url + ("&" if "?" in url else "?") + "options=-c%20work_mem%3D8MB",
         "DATABASE_PARALLEL_WORKERS": "1",
     }
-    code = (
-        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='zamio.settings'; django.setup();"
+    result = _python(
         "from django.db import connection; c = connection.cursor();"
         "c.execute('SHOW max_parallel_workers_per_gather'); print(c.fetchone()[0]);"
-        "c.execute('SHOW work_mem'); print(c.fetchone()[0])"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        "c.execute('SHOW work_mem'); print(c.fetchone()[0])",
+        env=env,
     )
     assert result.stdout.split() == ["1", "8MB"], result.stderr
 
