@@ -36,9 +36,13 @@ def _is_staff(user: User) -> bool:
     return bool(user and user.is_authenticated and user.role == Role.ADMIN)
 
 
+def _is_station_account(user: User) -> bool:
+    return bool(user and user.is_authenticated and user.role == Role.STATION)
+
+
 def station_ids_for_user(*, user: User) -> list[int]:
     """The stations a station account works for (one at most); [] for everyone else."""
-    if not (user and user.is_authenticated and user.role == Role.STATION):
+    if not _is_station_account(user):
         return []
     return list(StationStaff.objects.filter(user=user).values_list("station_id", flat=True))
 
@@ -76,7 +80,7 @@ def stations_editable_by(*, user: User) -> QuerySet[Station]:
         if user.staff_role in (StaffRole.SUPPORT, StaffRole.SUPERADMIN):
             return Station.objects.all()
         return Station.objects.none()
-    if user and user.is_authenticated and user.role == Role.STATION:
+    if _is_station_account(user):
         return Station.objects.filter(staff__user=user, staff__role=StationStaffRole.MANAGER)
     return Station.objects.none()
 
@@ -96,7 +100,7 @@ def stream_links_visible_to(*, user: User) -> QuerySet[StreamLink]:
     links = StreamLink.objects.select_related("station", "created_by")
     if _is_staff(user):
         return links
-    if user and user.is_authenticated and user.role == Role.STATION:
+    if _is_station_account(user):
         return links.filter(station__staff__user=user)
     return links.none()
 
@@ -139,7 +143,7 @@ def station_records_get(*, user: User, station_id: int) -> Station:
     stations = Station.objects.filter(pk=station_id)
     if not _is_staff(user):
         # One read: the station, if the user is on its staff (a station account).
-        if not (user and user.is_authenticated and user.role == Role.STATION):
+        if not _is_station_account(user):
             raise NotFound("No such station.")
         stations = stations.filter(staff__user=user)
     station = stations.first()
