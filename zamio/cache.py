@@ -63,9 +63,14 @@ class RedisCache(DjangoRedisCache):
 def window_hit(cache, key: str, previous_key: str, timeout: int) -> tuple[int, int]:
     """Adds one to the counter `key` (kept `timeout` seconds) and reads the counter
     `previous_key`: (new count, previous count). One round trip on Redis (the throttle
-    on every authenticated request used two, and stored a list of timestamps)."""
-    if isinstance(cache, RedisCache):
-        return cache.window_hit(key, previous_key, timeout)
+    on every authenticated request used two, and stored a list of timestamps).
+
+    `cache` is usually `django.core.cache.cache` (DRF's throttles hold it), a proxy to the
+    context's cache object and never itself a RedisCache: the method is looked up through
+    it. (An isinstance test here sent every request down the three-command path below.)"""
+    hit = getattr(cache, "window_hit", None)
+    if hit is not None:
+        return hit(key, previous_key, timeout)
     cache.add(key, 0, timeout)
     return cache.incr(key), int(cache.get(previous_key) or 0)
 

@@ -64,6 +64,22 @@ def test_refused_requests_are_not_counted(clock, client_for, user_factory):
     assert _codes(ama, 2) == [200, 429]
 
 
+def test_on_redis_a_request_refreshes_its_counter_in_one_pipeline(clock, client_for, user_factory):
+    """DRF's throttles hold `django.core.cache.cache`, a proxy: the Redis path (INCR and
+    EXPIRE together) must be found through it. The three-command path for other caches
+    sets the counter's lifetime only when it creates it."""
+    ama = user_factory("artist")
+    client = client_for(ama)
+    assert _codes(client, 1) == [200]
+    key = cache.make_and_validate_key(f"throttle_user_{ama.pk}:{int(clock.now // 60)}")
+    redis = cache._cache.get_client(key, write=True)
+    redis.expire(key, 5)
+
+    assert _codes(client, 1) == [200]
+    assert int(redis.get(key)) == 2
+    assert redis.ttl(key) > 60  # kept for two windows again by this request
+
+
 @override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
 def test_the_same_limit_holds_on_a_cache_other_than_redis(clock, client_for, user_factory):
     ama = client_for(user_factory("artist"))
