@@ -248,46 +248,25 @@ class _Summary:
         return self.model._meta.db_table
 
 
-def _recount_from(model, period: str, key: str, *, source) -> str:
-    """The recount of one row of `model`, a summary keyed by (period, `key`), from the day
-    rows of `source` (PlayDaily or StationDaily), as `_Summary.recount` takes it."""
+def _summary_keyed_by(model, period: str, after, key: str, *, source) -> _Summary:
+    """The summary `model`, keyed by (period, `key`), whose rows sum the day rows of
+    `source` (PlayDaily or StationDaily) sharing that key, with its one-row recount."""
     table, source = model._meta.db_table, source._meta.db_table
-    return (
+    recount = (
         f"INSERT INTO {table} ({period}, {key}, plays, airtime_seconds) "  # noqa: S608
         "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
         f"FROM {source} WHERE {key} = %s AND day >= %s AND day < %s "
         f"ON CONFLICT ({key}, {period}) DO UPDATE "
         "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
     )
+    return _Summary(model, period, after, (key,), recount)
 
 
-_TRACK_DAYS = _Summary(
-    TrackDaily,
-    "day",
-    _day_after,
-    ("track_id",),
-    _recount_from(TrackDaily, "day", "track_id", source=PlayDaily),
-)
-_TRACK_MONTHS = _Summary(
-    TrackMonthly,
-    "month",
-    month_after,
-    ("track_id",),
-    _recount_from(TrackMonthly, "month", "track_id", source=PlayDaily),
-)
-_TRACK_YEARS = _Summary(
-    TrackYearly,
-    "year",
-    year_after,
-    ("track_id",),
-    _recount_from(TrackYearly, "year", "track_id", source=PlayDaily),
-)
-_STATION_MONTHS = _Summary(
-    StationMonthly,
-    "month",
-    month_after,
-    ("station_id",),
-    _recount_from(StationMonthly, "month", "station_id", source=StationDaily),
+_TRACK_DAYS = _summary_keyed_by(TrackDaily, "day", _day_after, "track_id", source=PlayDaily)
+_TRACK_MONTHS = _summary_keyed_by(TrackMonthly, "month", month_after, "track_id", source=PlayDaily)
+_TRACK_YEARS = _summary_keyed_by(TrackYearly, "year", year_after, "track_id", source=PlayDaily)
+_STATION_MONTHS = _summary_keyed_by(
+    StationMonthly, "month", month_after, "station_id", source=StationDaily
 )
 _AREA_MONTHS = _Summary(
     TrackAreaMonthly,

@@ -762,17 +762,25 @@ def test_top_lists_and_breakdowns_match_direct_counts(parties):
     assert [pt["period"] for pt in result["series"]] == [date(2025, 3, 1)]
 
 
-def test_cached_answers_change_when_a_play_changes(parties):
-    _seed(parties, n=20)
-    query = _query()
-    renders = []
+def _cached_totals(query: RollupQuery, *, kind: str):
+    """(renders, plays_for): plays_for(user) is the user's total plays for `query` through
+    the analytics cache; renders lists the scope of each answer computed (a cache miss)."""
+    renders: list[str] = []
 
     def render(data) -> bytes:
         renders.append(data["scope"])
         return str(data["totals"]["plays"]).encode()
 
     def plays_for(user) -> int:
-        return int(play_rollup_rendered(user=user, query=query, kind="test", render=render))
+        return int(play_rollup_rendered(user=user, query=query, kind=kind, render=render))
+
+    return renders, plays_for
+
+
+def test_cached_answers_change_when_a_play_changes(parties):
+    _seed(parties, n=20)
+    query = _query()
+    renders, plays_for = _cached_totals(query, kind="test")
 
     def reject(station) -> None:
         play = (
@@ -830,14 +838,7 @@ def test_todays_changes_show_within_the_live_period_and_earlier_ones_at_once(par
         )
     analytics.rollups_rebuild(date_from=today - timedelta(days=1), date_to=today)
     query = RollupQuery(date_from=today - timedelta(days=6), date_to=today)
-    renders = []
-
-    def render(data) -> bytes:
-        renders.append(data["scope"])
-        return str(data["totals"]["plays"]).encode()
-
-    def plays_for(user) -> int:
-        return int(play_rollup_rendered(user=user, query=query, kind="live", render=render))
+    renders, plays_for = _cached_totals(query, kind="live")
 
     def reject(name: str) -> None:
         with TestCase.captureOnCommitCallbacks(execute=True):
@@ -888,14 +889,7 @@ def test_a_rebuild_invalidates_every_cached_answer(parties):
     # Given a station's answer and staff's cached, and a play written without the services
     _seed(parties, n=20)
     query = _query()
-    renders = []
-
-    def render(data) -> bytes:
-        renders.append(data["scope"])
-        return str(data["totals"]["plays"]).encode()
-
-    def plays_for(user) -> int:
-        return int(play_rollup_rendered(user=user, query=query, kind="rebuild", render=render))
+    renders, plays_for = _cached_totals(query, kind="rebuild")
 
     station_first, staff_first = plays_for(parties.station_user), plays_for(parties.support)
     PlayLogFactory(
