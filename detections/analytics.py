@@ -30,6 +30,12 @@ Rollups are maintained rows, not queries over PlayLog:
   is counted under the region and class StationArea records for it; when staff change
   them, `track_area_monthly_restate` (a Beat task) moves its plays, and until then readers
   count from PlayDaily.
+- `ArtistDaily`, `ArtistMonthly` and `ArtistYearly` are TrackDaily, TrackMonthly and
+  TrackYearly summed over each primary artist's tracks, kept the same way (the same
+  deltas, added under the track's artist); `track_artist_restate` moves a track's rows
+  when staff change its primary artist. `TrackSpan` holds each track's first and last
+  day with plays. Platform-wide top artists and the number of tracks heard are read
+  from these (analytics_selectors).
 - `DetectionHealthDaily` is recounted from MatchCache by a Beat task every few minutes:
   windows are many and cheap, and their health is not money, so a few minutes of lag are
   fine and the tracker's hot path stays free of another write. The same task recounts
@@ -65,6 +71,9 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from detections.models import (
+    ArtistDaily,
+    ArtistMonthly,
+    ArtistYearly,
     DetectionHealthDaily,
     DetectionHealthPeriod,
     HealthPeriod,
@@ -79,6 +88,7 @@ from detections.models import (
     TrackAreaMonthly,
     TrackDaily,
     TrackMonthly,
+    TrackSpan,
     TrackYearly,
     VerificationStatus,
 )
@@ -268,6 +278,26 @@ _TRACK_YEARS = _summary_keyed_by(TrackYearly, "year", year_after, "track_id", so
 _STATION_MONTHS = _summary_keyed_by(
     StationMonthly, "month", month_after, "station_id", source=StationDaily
 )
+
+
+def _artist_summary(model, period: str, after) -> _Summary:
+    """The artist summary `model` by (period, artist), whose rows sum TrackDaily over the
+    tracks whose primary artist that is, with its one-row recount."""
+    table = model._meta.db_table
+    recount = (
+        f"INSERT INTO {table} ({period}, artist_id, plays, airtime_seconds) "  # noqa: S608
+        "SELECT %s, %s, coalesce(sum(cell.plays), 0), coalesce(sum(cell.airtime_seconds), 0) "
+        "FROM detections_trackdaily AS cell JOIN tracks_track AS track ON track.id = cell.track_id "
+        "WHERE track.primary_artist_id = %s AND cell.day >= %s AND cell.day < %s "
+        f"ON CONFLICT (artist_id, {period}) DO UPDATE "
+        "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
+    )
+    return _Summary(model, period, after, ("artist_id",), recount)
+
+
+_ARTIST_DAYS = _artist_summary(ArtistDaily, "day", _day_after)
+_ARTIST_MONTHS = _artist_summary(ArtistMonthly, "month", month_after)
+_ARTIST_YEARS = _artist_summary(ArtistYearly, "year", year_after)
 _AREA_MONTHS = _Summary(
     TrackAreaMonthly,
     "month",
@@ -428,6 +458,76 @@ def _versions_bump_on_commit(cells: set[tuple[int, date]] | None) -> None:
     transaction.on_commit(bump)
 
 
+_SPAN_GROW = (
+    "INSERT INTO detections_trackspan (track_id, first_day, last_day) VALUES (%s, %s, %s) "
+    "ON CONFLICT (track_id) DO UPDATE SET "
+    "first_day = least(detections_trackspan.first_day, excluded.first_day), "
+    "last_day = greatest(detections_trackspan.last_day, excluded.last_day)"
+)
+_SPAN_OF_DAYS = (
+    "SELECT min(day), max(day) FROM detections_trackdaily WHERE track_id = %s AND plays > 0"
+)
+_SPAN_SET = "UPDATE detections_trackspan SET first_day = %s, last_day = %s WHERE track_id = %s"
+
+
+def _spans_update(changes: dict[tuple, tuple[int, Decimal]]) -> None:
+    """Brings TrackSpan up to date with changes of TrackDaily rows ({(day, track): (plays,
+    airtime)}), after those rows were changed in this transaction.
+
+    A track heard on a day widens its span to it: least/greatest merges, which commute,
+    so concurrent changes of one track never lose each other. A day that lost plays is
+    recounted from TrackDaily only when it is an end of the span, under the span row's
+    lock: a concurrent widening either committed before the lock was granted (and the
+    recount, a new statement, sees it) or merges into the recounted row after it."""
+    grown: dict[int, tuple[date, date]] = {}
+    shrunk: dict[int, set[date]] = defaultdict(set)
+    for (day, track_id), (plays, _airtime) in changes.items():
+        if plays > 0:
+            first, last = grown.get(track_id, (day, day))
+            grown[track_id] = (min(first, day), max(last, day))
+        elif plays < 0:
+            shrunk[track_id].add(day)
+    with connection.cursor() as cursor:
+        for track_id in sorted(grown.keys() | shrunk.keys()):
+            if track_id in grown:
+                cursor.execute(_SPAN_GROW, [track_id, *grown[track_id]])
+            if track_id not in shrunk:
+                continue
+            span = TrackSpan.objects.select_for_update().filter(track_id=track_id)
+            ends = span.values_list("first_day", "last_day").first()
+            if ends is None:
+                continue  # never filled: a rebuild counts it
+            if not shrunk[track_id] & set(ends):
+                continue
+            cursor.execute(_SPAN_OF_DAYS, [track_id])
+            first, last = cursor.fetchone()
+            if first is None:
+                span.delete()
+            else:
+                cursor.execute(_SPAN_SET, [first, last, track_id])
+
+
+def _artists_of(track_ids: set[int]) -> dict[int, int]:
+    """Each track's primary artist, read FOR SHARE (PostgreSQL): a change of the artist
+    (`track_artist_restate`, in the transaction that updates the track) waits until this
+    play change commits, and a play change after it reads the new artist."""
+    from tracks.models import Track
+
+    if not track_ids:
+        return {}
+    sql, params = (
+        Track.objects.filter(pk__in=track_ids)
+        .order_by("pk")
+        .values_list("pk", "primary_artist_id")
+        .query.sql_with_params()
+    )
+    if connection.vendor == "postgresql":
+        sql += " FOR SHARE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
 def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
     """Brings the rollup cells the play was and is in up to date (recounted from PlayLog),
     bumps the cache versions on commit, and records a first play (notice to the artist)
@@ -447,18 +547,24 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
         n, a = summaries[rows].get(key, (0, Decimal(0)))
         summaries[rows][key] = (n + plays, a + airtime)
 
+    artists = _artists_of(set().union(*cells.values()))
     for (station_id, day), track_ids in sorted(cells.items()):
         recounted = _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
-        month = day.replace(day=1)
+        month, year = day.replace(day=1), date(day.year, 1, 1)
         for track_id, (plays, airtime) in recounted.tracks.items():
             add(_TRACK_DAYS, (day, track_id), plays, airtime)
             add(_TRACK_MONTHS, (month, track_id), plays, airtime)
-            add(_TRACK_YEARS, (date(day.year, 1, 1), track_id), plays, airtime)
+            add(_TRACK_YEARS, (year, track_id), plays, airtime)
             add(_AREA_MONTHS, (month, *areas[station_id], track_id), plays, airtime)
+            artist_id = artists[track_id]
+            add(_ARTIST_DAYS, (day, artist_id), plays, airtime)
+            add(_ARTIST_MONTHS, (month, artist_id), plays, airtime)
+            add(_ARTIST_YEARS, (year, artist_id), plays, airtime)
         add(_STATION_MONTHS, (month, station_id), *recounted.station)
         backlog[station_id] += recounted.pending
-    for rows in (_TRACK_DAYS, _TRACK_MONTHS, _TRACK_YEARS, _STATION_MONTHS, _AREA_MONTHS):
+    for rows in _SUMMARIES:
         _summary_add(rows, summaries[rows])
+    _spans_update(summaries[_TRACK_DAYS])
     _review_backlog_add(backlog)
     _versions_bump_on_commit(set(cells))
     if (
@@ -467,6 +573,39 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
         and not (before is not None and before.verified and before.track_id == after.track_id)
     ):
         first_play_record(play=play)
+
+
+# In the order a play change writes them (and a rebuild locks them).
+_SUMMARIES = (
+    _TRACK_DAYS,
+    _TRACK_MONTHS,
+    _TRACK_YEARS,
+    _STATION_MONTHS,
+    _AREA_MONTHS,
+    _ARTIST_DAYS,
+    _ARTIST_MONTHS,
+    _ARTIST_YEARS,
+)
+
+
+def track_artist_restate(*, track_id: int, from_artist_id: int, to_artist_id: int) -> None:
+    """Moves a track's plays from one primary artist's summary rows to another's. Call in
+    the transaction that changed the track's primary artist, after the change (its row
+    lock holds off play changes of the track until commit; see `_artists_of`)."""
+    if from_artist_id == to_artist_id:
+        return
+    for rows, source in (
+        (_ARTIST_DAYS, TrackDaily),
+        (_ARTIST_MONTHS, TrackMonthly),
+        (_ARTIST_YEARS, TrackYearly),
+    ):
+        changes: dict[tuple, tuple[int, Decimal]] = {}
+        cells = source.objects.filter(track_id=track_id)
+        for start, plays, airtime in cells.values_list(rows.period, "plays", "airtime_seconds"):
+            changes[(start, from_artist_id)] = (-plays, -airtime)
+            changes[(start, to_artist_id)] = (plays, airtime)
+        _summary_add(rows, changes)
+    _versions_bump_on_commit(None)
 
 
 def _tables_lock(*models) -> None:
@@ -512,6 +651,10 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             TrackYearly,
             StationMonthly,
             TrackAreaMonthly,
+            ArtistDaily,
+            ArtistMonthly,
+            ArtistYearly,
+            TrackSpan,
             ReviewBacklog,
         )
         PlayDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -597,6 +740,18 @@ _YEARS_OF_TRACKS = (
     "SELECT {year}, track_id, sum(plays), sum(airtime_seconds) "
     "FROM detections_trackmonthly AS cell WHERE month >= %s AND month < %s GROUP BY 1, 2"
 )
+# An artist summary's rows for a range of periods, from the track summary of the same
+# periods (each track under its primary artist).
+_ARTIST_CELLS = (
+    "INSERT INTO detections_artist{name} ({period}, artist_id, plays, airtime_seconds) "
+    "SELECT cell.{period}, track.primary_artist_id, sum(cell.plays), sum(cell.airtime_seconds) "
+    "FROM detections_track{name} AS cell JOIN tracks_track AS track ON track.id = cell.track_id "
+    "WHERE cell.{period} >= %s AND cell.{period} < %s GROUP BY 1, 2"
+)
+_SPANS_OF_TRACKS = (
+    "INSERT INTO detections_trackspan (track_id, first_day, last_day) "
+    "SELECT track_id, min(day), max(day) FROM detections_trackdaily GROUP BY track_id"
+)
 # 1 January of a month row's year, in each database's SQL.
 _YEAR_OF_CELL = {
     "postgresql": "date_trunc('year', cell.month)::date",
@@ -613,9 +768,10 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
     """Rewrites TrackDaily for [date_from, date_to], and TrackMonthly, StationMonthly and
     TrackAreaMonthly for the months those days fall in (whole months, all days), as sums
     of their station-day rows, then TrackYearly for the years they fall in, as sums of
-    their month rows. Stations with day rows but no StationArea yet are recorded
-    with their current region and class. Call with the tables locked (as
-    `rollups_rebuild` does)."""
+    their month rows, and ArtistDaily, ArtistMonthly and ArtistYearly for the same days,
+    months and years from those track rows; TrackSpan for every track. Stations with day
+    rows but no StationArea yet are recorded with their current region and class. Call
+    with the tables locked (as `rollups_rebuild` does)."""
     TrackDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
     with connection.cursor() as cursor:
         cursor.execute(_DAYS_OF_TRACKS, [date_from, date_to + timedelta(days=1)])
@@ -634,6 +790,18 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
         first, end = date(date_from.year, 1, 1), year_after(date_to)
         TrackYearly.objects.filter(year__gte=first, year__lt=end).delete()
         cursor.execute(_YEARS_OF_TRACKS.format(year=_YEAR_OF_CELL[connection.vendor]), [first, end])
+        # The artists' rows of the same days, months and years, from the tracks' rows.
+        for rows, name, first, end in (
+            (_ARTIST_DAYS, "daily", date_from, date_to + timedelta(days=1)),
+            (_ARTIST_MONTHS, "monthly", date_from.replace(day=1), month_after(date_to)),
+            (_ARTIST_YEARS, "yearly", date(date_from.year, 1, 1), year_after(date_to)),
+        ):
+            rows.model.objects.filter(
+                **{f"{rows.period}__gte": first, f"{rows.period}__lt": end}
+            ).delete()
+            cursor.execute(_ARTIST_CELLS.format(name=name, period=rows.period), [first, end])
+        TrackSpan.objects.all().delete()
+        cursor.execute(_SPANS_OF_TRACKS)
 
 
 def area_months_current() -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -42,6 +43,9 @@ from detections.analytics import (
     year_after,
 )
 from detections.models import (
+    ArtistDaily,
+    ArtistMonthly,
+    ArtistYearly,
     DetectionHealthDaily,
     DetectionHealthPeriod,
     PlayDaily,
@@ -51,6 +55,7 @@ from detections.models import (
     TrackAreaMonthly,
     TrackDaily,
     TrackMonthly,
+    TrackSpan,
     TrackYearly,
 )
 from detections.selectors import artist_track_ids, own_track_ids
@@ -260,6 +265,149 @@ _PERIODS_AND_STATIONS = (
 )
 
 
+@dataclass(frozen=True)
+class _Ranking:
+    """A platform-wide top list read from a summary of years, months and days (tracks or
+    artists), each with an index that lists a period's rows most played first."""
+
+    kind: str
+    key: str
+    by_period: dict[str, Any]  # "year" | "month" | "day" -> model
+
+    def parts(self, cover: _Cover, keys: list[int]) -> list[QuerySet]:
+        """Rows of `keys` in the periods of the cover."""
+        runs = (("year", cover.years), ("month", cover.months), ("day", cover.days))
+        return [
+            self.by_period[period]
+            .objects.filter(
+                **{f"{period}__gte": first, f"{period}__lt": end, f"{self.key}__any": keys}
+            )
+            .order_by()
+            .values_list(self.key, "plays", "airtime_seconds")
+            for period, spans in runs
+            for first, end in spans
+        ]
+
+
+_TRACK_RANKING = _Ranking(
+    "track", "track_id", {"year": TrackYearly, "month": TrackMonthly, "day": TrackDaily}
+)
+_ARTIST_RANKING = _Ranking(
+    "artist", "artist_id", {"year": ArtistYearly, "month": ArtistMonthly, "day": ArtistDaily}
+)
+# Rows read per period: four times the top asked for, and at least this many.
+_RANKED_READ_MIN = 40
+# A range of more periods than this (a year of days) is ranked by folding all its rows.
+_RANKED_PERIODS_MAX = 64
+# Candidates whose exact totals are read, at most; past it the bound is too loose.
+_RANKED_CANDIDATES_MAX = 2000
+
+
+def _periods(cover: _Cover) -> list[tuple[str, date]]:
+    """Each year, month and day of the cover as (period, its first day)."""
+    found = []
+    for period, spans, after in (
+        ("year", cover.years, year_after),
+        ("month", cover.months, month_after),
+        ("day", cover.days, lambda day: day + timedelta(days=1)),
+    ):
+        for first, end in spans:
+            start = first
+            while start < end:
+                found.append((period, start))
+                start = after(start)
+    return found
+
+
+def _ranked_tops(
+    rankings: tuple[_Ranking, ...], cover: _Cover, top: int
+) -> dict[str, list[tuple[int, int, Decimal]] | None]:
+    """The `top` (key, plays, airtime) of each ranking over the cover, most played first
+    (ties: more airtime, then the lower key), or None where the bound below cannot prove
+    them (the caller then folds every row).
+
+    Without folding every row of the range: each period's `read` most played rows come
+    first from its index; a key not among them has at most as many plays there as the
+    last one read (0 when the period had fewer rows). A key read nowhere has at most the
+    sum of those, the bound. Keys that could still reach the top (what they were read
+    with plus the bound of the periods they were not read in, against the top-th most
+    read) get their exact totals; the answer is proven when the last of the top has more
+    plays than the bound. Zipf-like airplay proves it with ~40 rows per period where a
+    month of the platform has 8,000."""
+    periods = _periods(cover)
+    if len(periods) > _RANKED_PERIODS_MAX:
+        return {r.kind: None for r in rankings}
+    read = max(4 * top, _RANKED_READ_MIN)
+    selects = []
+    for r_index, ranking in enumerate(rankings):
+        for p_index, (period, _start) in enumerate(periods):
+            table = ranking.by_period[period]._meta.db_table
+            selects.append(
+                f"SELECT {r_index}, {p_index}, {ranking.key}, plays FROM ("  # noqa: S608
+                f"SELECT {ranking.key}, plays FROM {table} WHERE {period} = %s "
+                f"ORDER BY plays DESC LIMIT {read}) AS p{r_index}_{p_index}"
+            )
+    starts = [start for _period, start in periods]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), starts * len(rankings))
+        rows = cursor.fetchall()
+    # Per ranking: per period the plays read, and per key its plays read and the bounds of
+    # the periods it was read in.
+    found: list[list[list[tuple[int, int]]]] = [[[] for _p in periods] for _r in rankings]
+    for r_index, p_index, key, plays in rows:
+        found[r_index][p_index].append((key, plays))
+    answers: dict[str, list[tuple[int, int, Decimal]] | None] = {}
+    exact_parts: list[tuple[_Ranking, list[QuerySet], int]] = []
+    for ranking, per_period in zip(rankings, found, strict=True):
+        limits = [min(p for _k, p in cells) if len(cells) == read else 0 for cells in per_period]
+        bound = sum(limits)
+        seen: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # key -> [plays, limits]
+        for cells, limit in zip(per_period, limits, strict=True):
+            for key, plays in cells:
+                seen[key][0] += plays
+                seen[key][1] += limit
+        lower = sorted((p for p, _l in seen.values()), reverse=True)
+        least = lower[top - 1] if len(lower) >= top else 0
+        candidates = sorted(k for k, (p, lim) in seen.items() if p + bound - lim >= least)
+        if bound and (len(candidates) > _RANKED_CANDIDATES_MAX or len(lower) < top):
+            answers[ranking.kind] = None
+            continue
+        exact_parts.append((ranking, ranking.parts(cover, candidates), bound))
+    if exact_parts:
+        selects, params = [], []
+        for r_index, (ranking, parts, _bound) in enumerate(exact_parts):
+            cells, cell_params = _cells_sql(parts)
+            selects.append(
+                f"SELECT {r_index}, {ranking.key}, sum(plays), sum(airtime_seconds) "  # noqa: S608
+                f"FROM ({cells}) AS cells{r_index} GROUP BY {ranking.key}"
+            )
+            params += cell_params
+        totals: list[list[tuple[int, int, Decimal]]] = [[] for _e in exact_parts]
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(selects), params)
+            for r_index, key, plays, airtime in cursor.fetchall():
+                totals[r_index].append((key, _plays(plays), _airtime(airtime)))
+        for (ranking, _parts, bound), exact in zip(exact_parts, totals, strict=True):
+            exact.sort(key=lambda row: (-row[1], -row[2], row[0]))
+            best = exact[:top]
+            proven = not bound or (len(best) == top and best[-1][1] > bound)
+            answers[ranking.kind] = best if proven else None
+    return answers
+
+
+def _tracks_heard(q: RollupQuery, data_days: _DataDays) -> int | None:
+    """How many tracks have plays in the range, from TrackSpan when the range runs past
+    the last day with plays (or starts before the first); None otherwise."""
+    first, last = data_days()
+    if first is None:
+        return 0
+    if q.date_to >= last:
+        return TrackSpan.objects.filter(last_day__gte=q.date_from).count()
+    if q.date_from <= first:
+        return TrackSpan.objects.filter(first_day__lte=q.date_to).count()
+    return None
+
+
 def _cells_sql(parts: list[QuerySet]) -> tuple[str, list]:
     sql, params = [], []
     for part in parts:
@@ -395,6 +543,101 @@ def _sums() -> dict[str, Any]:
     return {"plays": Sum("plays"), "airtime_seconds": Sum("airtime_seconds")}
 
 
+_Tops = tuple[list[dict[str, Any]], list[dict[str, Any]], int]
+
+
+def _tops_folded(scope: Scope, q: RollupQuery, plays: QuerySet, data_days: _DataDays) -> _Tops:
+    """Top tracks, top artists and the number of tracks, folding every track's rows of
+    the range in the database."""
+    top_tracks, top_artists, distinct_tracks = [], [], 0
+    artist_of_track = _ARTIST_BY_HASH if scope.name == "staff" else _ARTIST_BY_KEY
+    for kind, pk, n, airtime, title, stage_name in _fetch(
+        _TRACKS_AND_ARTISTS,
+        _track_parts(scope, q, plays, data_days),
+        q.top,
+        q.top,
+        artist_of_track=artist_of_track,
+    ):
+        if kind == "tracks":
+            distinct_tracks = pk
+        elif kind == "track":
+            top_tracks.append(
+                {
+                    "track_id": pk,
+                    "title": title,
+                    "artist": stage_name,
+                    "plays": _plays(n),
+                    "airtime_seconds": _airtime(airtime),
+                }
+            )
+        else:
+            top_artists.append(
+                {
+                    "artist_id": pk,
+                    "stage_name": stage_name,
+                    "plays": _plays(n),
+                    "airtime_seconds": _airtime(airtime),
+                }
+            )
+    top_tracks.sort(key=lambda r: (-r["plays"], -r["airtime_seconds"], r["track_id"]))
+    top_artists.sort(key=lambda r: (-r["plays"], -r["airtime_seconds"], r["artist_id"]))
+    return top_tracks, top_artists, distinct_tracks
+
+
+def _tops_ranked(scope: Scope, q: RollupQuery, data_days: _DataDays) -> _Tops | None:
+    """The same for the whole platform, from a few rows per period (`_ranked_tops`) and
+    TrackSpan; None for a narrower scope or filter, or when the bound proves nothing."""
+    narrowed = (
+        scope.station_ids is not None
+        or scope.by_track
+        or q.station_id is not None
+        or q.track_id is not None
+        or q.artist_id is not None
+        or q.region
+        or q.station_class
+    )
+    if narrowed:
+        return None
+    heard = _tracks_heard(q, data_days)
+    if heard is None:
+        return None
+    tops = _ranked_tops((_TRACK_RANKING, _ARTIST_RANKING), _cover(q, data_days, years=True), q.top)
+    tracks, artists = tops["track"], tops["artist"]
+    if tracks is None or artists is None:
+        return None
+    from artists.models import Artist
+    from tracks.models import Track
+
+    titles = {
+        pk: (title, stage_name)
+        for pk, title, stage_name in Track.objects.filter(pk__any=[t[0] for t in tracks])
+        .order_by()
+        .values_list("pk", "title", "primary_artist__stage_name")
+    }
+    names = dict(
+        Artist.objects.filter(pk__any=[a[0] for a in artists])
+        .order_by()
+        .values_list("pk", "stage_name")
+    )
+    return (
+        [
+            {
+                "track_id": pk,
+                "title": titles[pk][0],
+                "artist": titles[pk][1],
+                "plays": n,
+                "airtime_seconds": airtime,
+            }
+            for pk, n, airtime in tracks
+        ],
+        [
+            {"artist_id": pk, "stage_name": names[pk], "plays": n, "airtime_seconds": airtime}
+            for pk, n, airtime in artists
+        ],
+        heard,
+    )
+
+
 def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
     """Two reads of the rollup rows of the scope: by period and station (the series, top
     stations, regions and classes) and by track (top tracks, top artists, the number of
@@ -434,38 +677,8 @@ def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
             )
     series.sort(key=lambda point: point["period"])
     station_rows.sort(key=lambda r: (-r["plays"], -r["airtime_seconds"], r["station_id"]))
-    top_tracks, top_artists, distinct_tracks = [], [], 0
-    artist_of_track = _ARTIST_BY_HASH if scope.name == "staff" else _ARTIST_BY_KEY
-    for kind, pk, n, airtime, title, stage_name in _fetch(
-        _TRACKS_AND_ARTISTS,
-        _track_parts(scope, q, plays, data_days),
-        q.top,
-        q.top,
-        artist_of_track=artist_of_track,
-    ):
-        if kind == "tracks":
-            distinct_tracks = pk
-        elif kind == "track":
-            top_tracks.append(
-                {
-                    "track_id": pk,
-                    "title": title,
-                    "artist": stage_name,
-                    "plays": _plays(n),
-                    "airtime_seconds": _airtime(airtime),
-                }
-            )
-        else:
-            top_artists.append(
-                {
-                    "artist_id": pk,
-                    "stage_name": stage_name,
-                    "plays": _plays(n),
-                    "airtime_seconds": _airtime(airtime),
-                }
-            )
-    top_tracks.sort(key=lambda r: (-r["plays"], -r["airtime_seconds"], r["track_id"]))
-    top_artists.sort(key=lambda r: (-r["plays"], -r["airtime_seconds"], r["artist_id"]))
+    found = _tops_ranked(scope, q, data_days)
+    top_tracks, top_artists, distinct_tracks = found or _tops_folded(scope, q, plays, data_days)
     zero = Decimal("0.00")
 
     def breakdown(key: str) -> list[dict[str, Any]]:

@@ -608,6 +608,12 @@ class TrackDaily(models.Model):
             models.Index(
                 fields=["day", "track", "plays", "airtime_seconds"], name="track_daily_cells"
             ),
+            # A day's most played tracks first (the platform's top tracks: analytics_selectors).
+            models.Index(
+                fields=["day", "-plays"],
+                include=["track", "airtime_seconds"],
+                name="track_daily_ranked",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -633,7 +639,14 @@ class TrackMonthly(models.Model):
             ),
             models.CheckConstraint(condition=Q(month__day=1), name="track_monthly_first_day"),
         ]
-        indexes = [models.Index(fields=["month"])]
+        indexes = [
+            models.Index(fields=["month"]),
+            models.Index(
+                fields=["month", "-plays"],
+                include=["track", "airtime_seconds"],
+                name="track_monthly_ranked",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} track {self.track_id}: {self.plays}"
@@ -666,6 +679,11 @@ class TrackYearly(models.Model):
             # A year read from the index alone (an index-only scan).
             models.Index(
                 fields=["year", "track", "plays", "airtime_seconds"], name="track_yearly_cells"
+            ),
+            models.Index(
+                fields=["year", "-plays"],
+                include=["track", "airtime_seconds"],
+                name="track_yearly_ranked",
             ),
         ]
 
@@ -746,6 +764,117 @@ class TrackAreaMonthly(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.region}/{self.station_class} track {self.track_id}"
+
+
+class ArtistSummary(models.Model):
+    """TrackDaily, TrackMonthly or TrackYearly summed over the tracks of each primary
+    artist (the artist each track had when its plays were counted: a change of a track's
+    primary artist moves its rows, `track_artist_restate`). Platform-wide top artists are
+    ranked from these rows, a few per period, instead of from every track heard in the
+    range."""
+
+    artist = models.ForeignKey(
+        "artists.Artist", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    plays = models.IntegerField(default=0)
+    airtime_seconds = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ArtistDaily(ArtistSummary):
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["artist", "day"], name="artist_daily_cell"),
+            models.CheckConstraint(
+                condition=Q(plays__gte=0), name="artist_daily_plays_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["day", "-plays"],
+                include=["artist", "airtime_seconds"],
+                name="artist_daily_ranked",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} artist {self.artist_id}: {self.plays}"
+
+
+class ArtistMonthly(ArtistSummary):
+    month = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["artist", "month"], name="artist_monthly_cell"),
+            models.CheckConstraint(
+                condition=Q(plays__gte=0), name="artist_monthly_plays_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(month__day=1), name="artist_monthly_first_day"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["month", "-plays"],
+                include=["artist", "airtime_seconds"],
+                name="artist_monthly_ranked",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} artist {self.artist_id}: {self.plays}"
+
+
+class ArtistYearly(ArtistSummary):
+    year = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["artist", "year"], name="artist_yearly_cell"),
+            models.CheckConstraint(
+                condition=Q(plays__gte=0), name="artist_yearly_plays_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(year__month=1, year__day=1), name="artist_yearly_first_day"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["year", "-plays"],
+                include=["artist", "airtime_seconds"],
+                name="artist_yearly_ranked",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year:%Y} artist {self.artist_id}: {self.plays}"
+
+
+class TrackSpan(models.Model):
+    """The first and last day a track has plays (its first and last TrackDaily row), kept
+    with TrackDaily. A platform-wide range that runs to the last day with plays counts its
+    tracks as those whose last day is in it (one index range), not by folding every
+    track's rows."""
+
+    track = models.OneToOneField(
+        "tracks.Track", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    first_day = models.DateField()
+    last_day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_day__lte=F("last_day")), name="track_span_ordered"
+            )
+        ]
+        indexes = [models.Index(fields=["last_day"]), models.Index(fields=["first_day"])]
+
+    def __str__(self) -> str:
+        return f"track {self.track_id}: {self.first_day} to {self.last_day}"
 
 
 class DetectionHealthDaily(models.Model):

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.utils.html import format_html
 
 from artists.admin import ReasonActionForm, run_for_each
@@ -56,6 +57,27 @@ class TrackAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "fingerprint_status", "genre", "explicit")
     search_fields = ("title", "isrc", "iswc", "primary_artist__stage_name", "album")
     raw_id_fields = ("primary_artist", "featured_artists", "created_by", "reviewed_by")
+
+    def save_model(self, request, obj, form, change):
+        """A new primary artist takes the track's counted plays with it (the artist
+        summaries of the analytics), in the same transaction."""
+        from detections.analytics import track_artist_restate
+
+        with transaction.atomic():
+            was = None
+            if change:  # locked first: play changes of the track finish before the update
+                was = (
+                    Track.objects.select_for_update()
+                    .filter(pk=obj.pk)
+                    .values_list("primary_artist_id", flat=True)
+                    .first()
+                )
+            super().save_model(request, obj, form, change)
+            if was is not None:
+                track_artist_restate(
+                    track_id=obj.pk, from_artist_id=was, to_artist_id=obj.primary_artist_id
+                )
+
     # Audio and review state change only through the services (probe, duplicates, audit).
     readonly_fields = (
         "audio_file",

@@ -1,0 +1,253 @@
+"""Platform-wide top tracks and artists ranked from a few rows per period (proven by a
+bound, else folded from every row), the artist summaries and track spans they read, and
+a change of a track's primary artist."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Count, Max, Min, Sum
+from django.db.models.functions import TruncDate, TruncMonth, TruncYear
+from django.test import Client, TestCase
+from django.test.utils import CaptureQueriesContext
+
+from artists.tests.factories import ArtistFactory
+from conftest import make_user
+from detections import analytics, analytics_selectors, services
+from detections.analytics_selectors import RollupQuery, play_rollup
+from detections.models import ArtistDaily, ArtistMonthly, ArtistYearly, PlayLog, TrackSpan
+from detections.tests.factories import PlayLogFactory
+from tracks.models import Track
+from tracks.tests.factories import TrackFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _counted():
+    return PlayLog.objects.exclude(verification_status="rejected")
+
+
+def _artist_rows(model, period: str) -> dict:
+    rows = model.objects.values_list(period, "artist_id", "plays", "airtime_seconds")
+    return {(at, artist): (n, airtime) for at, artist, n, airtime in rows}
+
+
+def _direct_artist_rows(trunc) -> dict:
+    """Plays and airtime per period and current primary artist, counted over PlayLog
+    (Accra time is UTC in the tests)."""
+    rows = (
+        _counted()
+        .annotate(period=trunc("started_at"))
+        .values("period", "track__primary_artist")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+    )
+    found = {}
+    for r in rows:
+        period = r["period"].date() if isinstance(r["period"], datetime) else r["period"]
+        found[(period, r["track__primary_artist"])] = (r["n"], r["s"])
+    return found
+
+
+def assert_artist_summaries_equal_a_direct_count() -> None:
+    assert _artist_rows(ArtistDaily, "day") == _direct_artist_rows(TruncDate)
+    assert _artist_rows(ArtistMonthly, "month") == _direct_artist_rows(TruncMonth)
+    assert _artist_rows(ArtistYearly, "year") == _direct_artist_rows(TruncYear)
+
+
+def track_spans() -> dict:
+    return {s.track_id: (s.first_day, s.last_day) for s in TrackSpan.objects.all()}
+
+
+def direct_spans() -> dict:
+    rows = (
+        _counted()
+        .annotate(day=TruncDate("started_at"))
+        .values("track_id")
+        .annotate(first=Min("day"), last=Max("day"))
+        .order_by()
+    )
+    return {r["track_id"]: (r["first"], r["last"]) for r in rows}
+
+
+def _play(track, station, at: datetime, seconds: int, status: str = "verified") -> PlayLog:
+    return PlayLogFactory(
+        station=station,
+        track=track,
+        started_at=at,
+        ended_at=at + timedelta(seconds=seconds),
+        duration_seconds=Decimal(seconds),
+        alignment=at.timestamp() + seconds * 0.001,
+        verification_status=status,
+    )
+
+
+def _skewed_catalogue(parties, *, plays: int = 700):
+    """40 tracks of 8 artists aired on a Zipf curve (track r in proportion to 1/r) on two
+    stations from 20 February to 12 April 2025, a sixth rejected, counted by a rebuild."""
+    rng = random.Random(31)
+    artists = [ArtistFactory() for _ in range(8)]
+    tracks = [TrackFactory(primary_artist=artists[i % 8]) for i in range(40)]
+    stations = [parties.station, parties.other_station]
+    start = datetime(2025, 2, 20, tzinfo=UTC)
+    for i in range(plays):
+        track = rng.choices(tracks, weights=[1 / (r + 1) for r in range(40)])[0]
+        at = start + timedelta(minutes=rng.randrange(52 * 24 * 60), seconds=i)
+        status = "rejected" if i % 6 == 0 else "verified"
+        _play(track, rng.choice(stations), at, 150 + rng.randrange(120), status)
+    analytics.rollups_rebuild(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
+    return tracks
+
+
+def _staff_rollup(parties, first: date, last: date, top: int):
+    query = RollupQuery(date_from=first, date_to=last, granularity="month", top=top)
+    with CaptureQueriesContext(connection) as queries:
+        result = play_rollup(user=parties.support, query=query)
+    return result, " ".join(q["sql"] for q in queries.captured_queries)
+
+
+def _assert_tops_equal_a_direct_count(result: dict, first: date, last: date, top: int) -> None:
+    """Top tracks and artists (ties: more airtime, then the lower id) and the number of
+    tracks equal a count over the plays of [first, last]."""
+    plays = _counted().filter(
+        started_at__gte=datetime.combine(first, datetime.min.time(), tzinfo=UTC),
+        started_at__lt=datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+    )
+    by_track = list(
+        plays.values("track_id")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+        .order_by("-n", "-s", "track_id")
+    )
+    by_artist = list(
+        plays.values("track__primary_artist")
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+        .order_by("-n", "-s", "track__primary_artist")
+    )
+    assert [(t["track_id"], t["plays"], t["airtime_seconds"]) for t in result["top_tracks"]] == [
+        (r["track_id"], r["n"], r["s"]) for r in by_track[:top]
+    ]
+    assert [(a["artist_id"], a["plays"], a["airtime_seconds"]) for a in result["top_artists"]] == [
+        (r["track__primary_artist"], r["n"], r["s"]) for r in by_artist[:top]
+    ]
+    assert result["totals"]["distinct_tracks"] == len(by_track)
+
+
+def test_platform_tops_are_ranked_from_a_few_rows_per_period_and_equal_a_direct_count(
+    parties, monkeypatch
+):
+    # Given a skewed catalogue, and few enough rows read per period that the bound, not
+    # the size of a period, decides (a day has ~13 plays, a month up to 40 tracks)
+    _skewed_catalogue(parties)
+    monkeypatch.setattr(analytics_selectors, "_RANKED_READ_MIN", 1)
+    assert_artist_summaries_equal_a_direct_count()
+    assert track_spans() == direct_spans()
+    last = _counted().order_by("-started_at").first().started_at.date()
+    # When staff ask for ranges that run past the last play or start before the first:
+    # whole years, whole months and days left over
+    for first, last_day, top in (
+        (date(2025, 3, 20), date(2025, 6, 30), 2),  # days of March, April so far
+        (date(2024, 6, 1), date(2025, 3, 31), 3),  # 2024 (empty), Feb and March whole
+        (date(2025, 1, 1), last, 2),  # the year so far
+        (date(2025, 4, 5), last, 1),  # a few days
+    ):
+        result, sql = _staff_rollup(parties, first, last_day, top)
+        # Then the tops equal a direct count, ranked without folding every track's rows
+        _assert_tops_equal_a_direct_count(result, first, last_day, top)
+        assert "per_track" not in sql
+        assert "detections_trackspan" in sql
+
+
+def test_a_top_the_bound_cannot_prove_is_folded_from_every_row(parties, monkeypatch):
+    # Given five tracks of five artists played twice each on the last day, airtime apart
+    day = datetime(2025, 3, 10, 8, tzinfo=UTC)
+    for i in range(5):
+        track = TrackFactory(primary_artist=ArtistFactory())
+        for n in range(2):
+            _play(track, parties.station, day + timedelta(hours=i, minutes=10 * n), 100 + i)
+    analytics.rollups_rebuild(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
+    # and four rows read per period: the fourth has 2 plays, so a track not read could
+    # tie the best with more airtime
+    monkeypatch.setattr(analytics_selectors, "_RANKED_READ_MIN", 4)
+    # When staff ask for the top track of a range up to today
+    result, sql = _staff_rollup(parties, date(2025, 3, 10), date(2025, 12, 31), 1)
+    # Then every row is folded, and the answer is the track with the most airtime
+    assert "per_track" in sql
+    _assert_tops_equal_a_direct_count(result, date(2025, 3, 10), date(2025, 12, 31), 1)
+    assert result["top_tracks"][0]["airtime_seconds"] == Decimal("208.00")
+
+
+def test_a_range_inside_the_plays_is_folded(parties):
+    # Given plays on both sides of a range (its track count has no span to answer it)
+    _skewed_catalogue(parties, plays=200)
+    # When staff ask for the middle of it
+    result, sql = _staff_rollup(parties, date(2025, 3, 1), date(2025, 3, 20), 3)
+    # Then every row is folded, and the tops still equal a direct count
+    assert "per_track" in sql
+    _assert_tops_equal_a_direct_count(result, date(2025, 3, 1), date(2025, 3, 20), 3)
+
+
+def test_spans_and_artist_summaries_follow_rejections_and_confirmations(parties):
+    # Given a track heard on 3, 5 and 9 March
+    track = TrackFactory()
+    plays = [
+        _play(track, parties.station, datetime(2025, 3, d, 9, tzinfo=UTC), 200) for d in (3, 5, 9)
+    ]
+    analytics.rollups_rebuild(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
+    assert track_spans()[track.pk] == (date(2025, 3, 3), date(2025, 3, 9))
+
+    def review(play, status):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            services.play_review(actor=parties.support, play_id=play.pk, status=status)
+
+    # When the last day's play is rejected, the span ends on the day before
+    review(plays[2], "rejected")
+    assert track_spans()[track.pk] == (date(2025, 3, 3), date(2025, 3, 5))
+    # A middle day rejected changes no end
+    review(plays[1], "rejected")
+    assert track_spans()[track.pk] == (date(2025, 3, 3), date(2025, 3, 3))
+    # Confirmed again, the last day is back
+    review(plays[2], "verified")
+    assert track_spans()[track.pk] == (date(2025, 3, 3), date(2025, 3, 9))
+    # Every play rejected: no span
+    review(plays[0], "rejected")
+    review(plays[2], "rejected")
+    assert track.pk not in track_spans()
+    assert track_spans() == direct_spans()
+    assert_artist_summaries_equal_a_direct_count()
+
+
+def test_a_new_primary_artist_takes_the_tracks_plays_with_it(parties):
+    # Given a skewed catalogue, counted
+    _skewed_catalogue(parties, plays=150)
+    top = _counted().values("track").annotate(n=Count("id")).order_by("-n")[0]["track"]
+    track = Track.objects.get(pk=top)
+    before = track.primary_artist_id
+    newcomer = ArtistFactory(stage_name="Newcomer")
+    # When staff give the most played track a new primary artist in the admin
+    client = Client()
+    client.force_login(make_user("admin", staff_role="superadmin"))
+    url = f"/admin/tracks/track/{track.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {
+        k: v
+        for k, v in form.initial.items()
+        if v is not None and k not in ("featured_artists", "cover")
+    }
+    data["primary_artist"] = newcomer.pk
+    response = client.post(url, data)
+    assert response.status_code == 302
+    # Then the artist summaries count its plays under the new artist, none under the old
+    track.refresh_from_db()
+    assert track.primary_artist_id == newcomer.pk
+    assert_artist_summaries_equal_a_direct_count()
+    moved = _counted().filter(track=track).count()
+    assert sum(r.plays for r in ArtistYearly.objects.filter(artist=newcomer)) == moved
+    assert before != newcomer.pk
+    # And staff's top artists show it
+    result, sql = _staff_rollup(parties, date(2025, 1, 1), date(2025, 12, 31), 8)
+    assert "per_track" not in sql
+    _assert_tops_equal_a_direct_count(result, date(2025, 1, 1), date(2025, 12, 31), 8)
+    assert newcomer.pk in [a["artist_id"] for a in result["top_artists"]]
