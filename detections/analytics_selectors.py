@@ -251,8 +251,9 @@ _ARTIST_BY_KEY = (
     "SELECT (SELECT primary_artist_id FROM tracks_track WHERE tracks_track.id = t.track_id) "
     "AS artist_id, t.plays, t.airtime FROM per_track AS t"
 )
-# Cells grouped by period and station, folded once per period (the series, its distinct
-# stations) and once per station (top stations, regions, classes) with the station's facts.
+# Cells of one period and station, folded per period (the series, its distinct stations),
+# and (station, plays, airtime) rows (those cells, or fewer from the month summaries)
+# folded per station (top stations, regions, classes) with the station's facts.
 _PERIODS_AND_STATIONS = (
     "WITH cells AS ({cells}) "
     "SELECT 'period', period, NULL, sum(plays), sum(airtime_seconds), count(*), "
@@ -260,9 +261,10 @@ _PERIODS_AND_STATIONS = (
     "UNION ALL "
     "SELECT 'station', NULL, station.id, x.plays, x.airtime, NULL, station.name, "
     "station.region, station.station_class FROM (SELECT station_id, sum(plays) AS plays, "
-    "sum(airtime_seconds) AS airtime FROM cells GROUP BY station_id) AS x "
+    "sum(airtime_seconds) AS airtime FROM ({stations}) AS by_station GROUP BY station_id) AS x "
     "JOIN stations_station AS station ON station.id = x.station_id"
 )
+_STATIONS_OF_CELLS = "SELECT station_id, plays, airtime_seconds FROM cells"
 
 
 @dataclass(frozen=True)
@@ -506,6 +508,13 @@ def _period_station_parts(
     By month, the whole months (see `_cover`) come from StationMonthly (200 rows a month)
     and only the days left from StationDaily (200 rows a day): a year is ~8,000 rows
     instead of 73,000."""
+    if q.granularity == "day" and _station_level(scope, q):
+        # StationDaily has one row per station and day already: nothing to fold.
+        return [
+            by_station.annotate(period=F("day"))
+            .values("period", "station_id", "plays", "airtime_seconds")
+            .order_by()
+        ]
     if q.granularity != "month" or not _station_level(scope, q):
         parts = [by_station]
     else:
@@ -524,6 +533,26 @@ def _period_station_parts(
         .order_by()
         for part in parts
     ]
+
+
+def _station_parts(
+    scope: Scope, q: RollupQuery, by_station: QuerySet, data_days: _DataDays
+) -> list[QuerySet] | None:
+    """(station, plays, airtime) rows for the stations' totals over the range by day or
+    week: whole months from StationMonthly and the days left from StationDaily (the last
+    90 days: 2,200 rows instead of 18,000), or None where the period cells are as few
+    (by month, or no whole month) or PlayDaily answers."""
+    if q.granularity == "month" or not _station_level(scope, q):
+        return None
+    cover = _cover(q, data_days, years=False)
+    if not cover.months:
+        return None
+    parts = [
+        _by_stations(StationMonthly.objects.filter(month__gte=first, month__lt=end), scope, q)
+        for first, end in cover.months
+    ]
+    parts += [by_station.filter(day__gte=first, day__lt=end) for first, end in cover.days]
+    return [part.order_by().values_list("station_id", "plays", "airtime_seconds") for part in parts]
 
 
 def _station_level(scope: Scope, q: RollupQuery) -> bool:
@@ -652,9 +681,16 @@ def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
     data_days = _DataDays()
     by_station = _filtered(StationDaily, scope, q) if _station_level(scope, q) else plays
     series, station_rows = [], []
-    for kind, period, station_id, n, airtime, stations, name, region, cls in _fetch(
-        _PERIODS_AND_STATIONS, _period_station_parts(scope, q, by_station, data_days)
-    ):
+    cells, params = _cells_sql(_period_station_parts(scope, q, by_station, data_days))
+    station_parts = _station_parts(scope, q, by_station, data_days)
+    stations_sql = _STATIONS_OF_CELLS
+    if station_parts is not None:
+        stations_sql, station_params = _cells_sql(station_parts)
+        params += station_params
+    with connection.cursor() as cursor:
+        cursor.execute(_PERIODS_AND_STATIONS.format(cells=cells, stations=stations_sql), params)
+        period_station_rows = cursor.fetchall()
+    for kind, period, station_id, n, airtime, stations, name, region, cls in period_station_rows:
         if kind == "period":
             series.append(
                 {

@@ -674,6 +674,58 @@ def test_month_rollups_by_region_and_class_with_partial_months_equal_a_direct_co
     _assert_rollup_equals_direct_count(result, edges.filter(station=parties.station))
 
 
+def test_stations_by_day_and_week_over_whole_months_equal_a_direct_count(parties):
+    # Given plays from mid-February to mid-April on stations in two regions and classes
+    _seed_months(parties)
+    edges = PlayLog.objects.exclude(verification_status="rejected").filter(
+        started_at__gte=datetime(2025, 2, 20, tzinfo=UTC),
+        started_at__lt=datetime(2025, 4, 6, tzinfo=UTC),
+    )
+    for granularity, trunc in (("day", TruncDate), ("week", TruncWeek)):
+        for filters in ({}, {"region": "Ashanti"}):
+            # When staff ask for Feb 20 - Apr 5 by day or week, with or without a region
+            query = RollupQuery(
+                date_from=date(2025, 2, 20),
+                date_to=date(2025, 4, 5),
+                granularity=granularity,
+                top=100,
+                **filters,
+            )
+            with CaptureQueriesContext(connection) as read:
+                result = play_rollup(user=parties.support, query=query)
+            # Then the stations' totals come from March's month rows and the days left
+            assert "detections_stationmonthly" in " ".join(q["sql"] for q in read.captured_queries)
+            plays = edges.filter(station__region=filters["region"]) if filters else edges
+            # and the series and every station's numbers equal a direct count
+            series = (
+                plays.annotate(period=trunc("started_at"))
+                .values("period")
+                .annotate(
+                    n=Count("id"), s=Sum("duration_seconds"), st=Count("station", distinct=True)
+                )
+                .order_by("period")
+            )
+            assert [
+                (p["period"], p["plays"], p["airtime_seconds"], p["distinct_stations"])
+                for p in result["series"]
+            ] == [
+                (
+                    r["period"].date() if isinstance(r["period"], datetime) else r["period"],
+                    r["n"],
+                    r["s"],
+                    r["st"],
+                )
+                for r in series
+            ]
+            assert {
+                s["station_id"]: (s["plays"], s["airtime_seconds"]) for s in result["top_stations"]
+            } == {
+                r["station"]: (r["n"], r["s"])
+                for r in plays.values("station").annotate(n=Count("id"), s=Sum("duration_seconds"))
+            }
+            assert result["totals"]["plays"] == plays.count()
+
+
 def test_a_station_moved_to_another_region_is_counted_there_once_restated(parties):
     # Given month summaries counted with Luv FM in Ashanti
     _seed_months(parties)
