@@ -461,9 +461,11 @@ def _versions_bump_on_commit(cells: set[tuple[int, date]] | None) -> None:
 _SPAN_GROW = (
     "INSERT INTO detections_trackspan (track_id, first_day, last_day) VALUES (%s, %s, %s) "
     "ON CONFLICT (track_id) DO UPDATE SET "
-    "first_day = least(detections_trackspan.first_day, excluded.first_day), "
-    "last_day = greatest(detections_trackspan.last_day, excluded.last_day)"
+    "first_day = {least}(detections_trackspan.first_day, excluded.first_day), "
+    "last_day = {greatest}(detections_trackspan.last_day, excluded.last_day)"
 )
+# The smaller and the larger of two values, in each database's SQL.
+_LEAST_GREATEST = {"postgresql": ("least", "greatest"), "sqlite": ("min", "max")}
 _SPAN_OF_DAYS = (
     "SELECT min(day), max(day) FROM detections_trackdaily WHERE track_id = %s AND plays > 0"
 )
@@ -487,10 +489,12 @@ def _spans_update(changes: dict[tuple, tuple[int, Decimal]]) -> None:
             grown[track_id] = (min(first, day), max(last, day))
         elif plays < 0:
             shrunk[track_id].add(day)
+    least, greatest = _LEAST_GREATEST[connection.vendor]
+    grow = _SPAN_GROW.format(least=least, greatest=greatest)
     with connection.cursor() as cursor:
         for track_id in sorted(grown.keys() | shrunk.keys()):
             if track_id in grown:
-                cursor.execute(_SPAN_GROW, [track_id, *grown[track_id]])
+                cursor.execute(grow, [track_id, *grown[track_id]])
             if track_id not in shrunk:
                 continue
             span = TrackSpan.objects.select_for_update().filter(track_id=track_id)
