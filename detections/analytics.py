@@ -258,18 +258,36 @@ class _Summary:
         return self.model._meta.db_table
 
 
-def _summary_keyed_by(model, period: str, after, key: str, *, source) -> _Summary:
-    """The summary `model`, keyed by (period, `key`), whose rows sum the day rows of
-    `source` (PlayDaily or StationDaily) sharing that key, with its one-row recount."""
-    table, source = model._meta.db_table, source._meta.db_table
+def _recounted_from(model, period: str, after, key: str, *, cells: str) -> _Summary:
+    """The summary `model`, keyed by (period, `key`), whose one-row recount sums the day
+    rows `cells` names (SQL: a FROM of rows aliased `cell`, and a WHERE that takes the key
+    as its one parameter)."""
+    table = model._meta.db_table
     recount = (
         f"INSERT INTO {table} ({period}, {key}, plays, airtime_seconds) "  # noqa: S608
-        "SELECT %s, %s, coalesce(sum(plays), 0), coalesce(sum(airtime_seconds), 0) "
-        f"FROM {source} WHERE {key} = %s AND day >= %s AND day < %s "
+        "SELECT %s, %s, coalesce(sum(cell.plays), 0), coalesce(sum(cell.airtime_seconds), 0) "
+        f"FROM {cells} AND cell.day >= %s AND cell.day < %s "
         f"ON CONFLICT ({key}, {period}) DO UPDATE "
         "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
     )
     return _Summary(model, period, after, (key,), recount)
+
+
+def _summary_keyed_by(model, period: str, after, key: str, *, source) -> _Summary:
+    """The summary `model`, keyed by (period, `key`), whose rows sum the day rows of
+    `source` (PlayDaily or StationDaily) sharing that key."""
+    cells = f"{source._meta.db_table} AS cell WHERE cell.{key} = %s"
+    return _recounted_from(model, period, after, key, cells=cells)
+
+
+def _artist_summary(model, period: str, after) -> _Summary:
+    """The artist summary `model` by (period, artist), whose rows sum TrackDaily over the
+    tracks whose primary artist that is."""
+    cells = (
+        "detections_trackdaily AS cell JOIN tracks_track AS track ON track.id = cell.track_id "
+        "WHERE track.primary_artist_id = %s"
+    )
+    return _recounted_from(model, period, after, "artist_id", cells=cells)
 
 
 _TRACK_DAYS = _summary_keyed_by(TrackDaily, "day", _day_after, "track_id", source=PlayDaily)
@@ -278,23 +296,6 @@ _TRACK_YEARS = _summary_keyed_by(TrackYearly, "year", year_after, "track_id", so
 _STATION_MONTHS = _summary_keyed_by(
     StationMonthly, "month", month_after, "station_id", source=StationDaily
 )
-
-
-def _artist_summary(model, period: str, after) -> _Summary:
-    """The artist summary `model` by (period, artist), whose rows sum TrackDaily over the
-    tracks whose primary artist that is, with its one-row recount."""
-    table = model._meta.db_table
-    recount = (
-        f"INSERT INTO {table} ({period}, artist_id, plays, airtime_seconds) "  # noqa: S608
-        "SELECT %s, %s, coalesce(sum(cell.plays), 0), coalesce(sum(cell.airtime_seconds), 0) "
-        "FROM detections_trackdaily AS cell JOIN tracks_track AS track ON track.id = cell.track_id "
-        "WHERE track.primary_artist_id = %s AND cell.day >= %s AND cell.day < %s "
-        f"ON CONFLICT (artist_id, {period}) DO UPDATE "
-        "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
-    )
-    return _Summary(model, period, after, ("artist_id",), recount)
-
-
 _ARTIST_DAYS = _artist_summary(ArtistDaily, "day", _day_after)
 _ARTIST_MONTHS = _artist_summary(ArtistMonthly, "month", month_after)
 _ARTIST_YEARS = _artist_summary(ArtistYearly, "year", year_after)
@@ -312,6 +313,19 @@ _AREA_MONTHS = _Summary(
     "AND cell.day >= %s AND cell.day < %s "
     "ON CONFLICT (region, station_class, month, track_id) DO UPDATE "
     "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+)
+
+
+# In the order a play change writes them (and a rebuild locks them).
+_SUMMARIES = (
+    _TRACK_DAYS,
+    _TRACK_MONTHS,
+    _TRACK_YEARS,
+    _STATION_MONTHS,
+    _AREA_MONTHS,
+    _ARTIST_DAYS,
+    _ARTIST_MONTHS,
+    _ARTIST_YEARS,
 )
 
 
@@ -577,19 +591,6 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
         and not (before is not None and before.verified and before.track_id == after.track_id)
     ):
         first_play_record(play=play)
-
-
-# In the order a play change writes them (and a rebuild locks them).
-_SUMMARIES = (
-    _TRACK_DAYS,
-    _TRACK_MONTHS,
-    _TRACK_YEARS,
-    _STATION_MONTHS,
-    _AREA_MONTHS,
-    _ARTIST_DAYS,
-    _ARTIST_MONTHS,
-    _ARTIST_YEARS,
-)
 
 
 def track_artist_restate(*, track_id: int, from_artist_id: int, to_artist_id: int) -> None:

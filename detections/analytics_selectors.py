@@ -32,6 +32,7 @@ from django.db.models import F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 
+from artists.models import Artist
 from detections.analytics import (
     VERSION_ALL,
     VERSION_REBUILD,
@@ -60,6 +61,7 @@ from detections.models import (
 )
 from detections.selectors import artist_track_ids, own_track_ids
 from stations.selectors import station_ids_for_user
+from tracks.models import Track
 from users.models import Role, User
 from zamio.errors import ValidationFailed
 
@@ -518,16 +520,13 @@ def _period_station_parts(
     if q.granularity != "month" or not _station_level(scope, q):
         parts = [by_station]
     else:
-        cover = _cover(q, data_days, years=False)
-        parts = [
-            _by_stations(StationMonthly.objects.filter(month__gte=first, month__lt=end), scope, q)
-            .annotate(period=F("month"))
-            .order_by()
-            for first, end in cover.months
-        ]
-        parts += [by_station.filter(day__gte=first, day__lt=end) for first, end in cover.days]
+        parts = _months_and_days(scope, q, by_station, _cover(q, data_days, years=False))
     return [
-        (part if part.model is StationMonthly else _truncated(part, q.granularity))
+        (
+            part.annotate(period=F("month"))
+            if part.model is StationMonthly
+            else _truncated(part, q.granularity)
+        )
         .values("period", "station_id")
         .annotate(**_sums())
         .order_by()
@@ -547,12 +546,26 @@ def _station_parts(
     cover = _cover(q, data_days, years=False)
     if not cover.months:
         return None
-    parts = [
-        _by_stations(StationMonthly.objects.filter(month__gte=first, month__lt=end), scope, q)
-        for first, end in cover.months
+    return [
+        part.values_list("station_id", "plays", "airtime_seconds")
+        for part in _months_and_days(scope, q, by_station, cover)
     ]
-    parts += [by_station.filter(day__gte=first, day__lt=end) for first, end in cover.days]
-    return [part.order_by().values_list("station_id", "plays", "airtime_seconds") for part in parts]
+
+
+def _months_and_days(
+    scope: Scope, q: RollupQuery, by_station: QuerySet, cover: _Cover
+) -> list[QuerySet]:
+    """StationMonthly rows of the cover's whole months (in the scope and filters) and
+    `by_station` (StationDaily) rows of the days left over."""
+    return [
+        *(
+            _by_stations(
+                StationMonthly.objects.filter(month__gte=first, month__lt=end), scope, q
+            ).order_by()
+            for first, end in cover.months
+        ),
+        *(by_station.filter(day__gte=first, day__lt=end) for first, end in cover.days),
+    ]
 
 
 def _station_level(scope: Scope, q: RollupQuery) -> bool:
@@ -634,9 +647,6 @@ def _tops_ranked(scope: Scope, q: RollupQuery, data_days: _DataDays) -> _Tops | 
     tracks, artists = tops["track"], tops["artist"]
     if tracks is None or artists is None:
         return None
-    from artists.models import Artist
-    from tracks.models import Track
-
     titles = {
         pk: (title, stage_name)
         for pk, title, stage_name in Track.objects.filter(pk__any=[t[0] for t in tracks])
@@ -670,7 +680,8 @@ def _tops_ranked(scope: Scope, q: RollupQuery, data_days: _DataDays) -> _Tops | 
 def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
     """Two reads of the rollup rows of the scope: by period and station (the series, top
     stations, regions and classes) and by track (top tracks, top artists, the number of
-    tracks), each folded and ranked in the database."""
+    tracks): for the whole platform ranked from a few rows per period (`_tops_ranked`),
+    else folded and ranked in the database."""
     if scope.by_track:
         scope = Scope(
             name=scope.name,
@@ -681,16 +692,16 @@ def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
     data_days = _DataDays()
     by_station = _filtered(StationDaily, scope, q) if _station_level(scope, q) else plays
     series, station_rows = [], []
-    cells, params = _cells_sql(_period_station_parts(scope, q, by_station, data_days))
     station_parts = _station_parts(scope, q, by_station, data_days)
-    stations_sql = _STATIONS_OF_CELLS
-    if station_parts is not None:
-        stations_sql, station_params = _cells_sql(station_parts)
-        params += station_params
-    with connection.cursor() as cursor:
-        cursor.execute(_PERIODS_AND_STATIONS.format(cells=cells, stations=stations_sql), params)
-        period_station_rows = cursor.fetchall()
-    for kind, period, station_id, n, airtime, stations, name, region, cls in period_station_rows:
+    stations_sql, station_params = (
+        (_STATIONS_OF_CELLS, []) if station_parts is None else _cells_sql(station_parts)
+    )
+    for kind, period, station_id, n, airtime, stations, name, region, cls in _fetch(
+        _PERIODS_AND_STATIONS,
+        _period_station_parts(scope, q, by_station, data_days),
+        *station_params,
+        stations=stations_sql,
+    ):
         if kind == "period":
             series.append(
                 {
