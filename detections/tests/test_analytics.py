@@ -899,10 +899,13 @@ def test_todays_changes_show_within_the_live_period_and_earlier_ones_at_once(par
     now = timezone.now().replace(microsecond=0)
     today = timezone.localdate()
     start_of_today = timezone.make_aware(datetime.combine(today, datetime.min.time()))
+    # (Ten minutes apart even just after midnight, where the first is clamped to today's
+    # start: two plays of one track at one station at the same time are one airing.)
+    first_today = max(now - timedelta(minutes=30), start_of_today)
     plays = {}
     for name, at in (
-        ("today", max(now - timedelta(minutes=30), start_of_today)),
-        ("today-2", max(now - timedelta(minutes=20), start_of_today)),
+        ("today", first_today),
+        ("today-2", first_today + timedelta(minutes=10)),
         ("yesterday", start_of_today - timedelta(hours=3)),
     ):
         plays[name] = PlayLogFactory(
