@@ -62,6 +62,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -134,10 +135,16 @@ def play_rollup_snapshot(play: PlayLog) -> RollupShare | None:
     )
 
 
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
+def _day_bounds(day: date) -> tuple[Any, Any]:
+    """The first instant of `day` and of the next, as the database compares them with a
+    stored started_at: SQLite compares text, and a raw parameter's default text (with
+    "+00:00") sorts after the stored one of the same instant, which would count a play
+    starting at midnight in the day before."""
     tz = timezone.get_current_timezone()
     start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    return start, datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    adapt = connection.ops.adapt_datetimefield_value
+    return adapt(start), adapt(end)
 
 
 _RECOUNT_CELL = (
