@@ -29,7 +29,8 @@ Rollups are maintained rows, not queries over PlayLog:
   and platform rollups filtered by region or class, read them for whole months. A station
   is counted under the region and class StationArea records for it; when staff change
   them, `track_area_monthly_restate` (a Beat task) moves its plays, and until then readers
-  count from PlayDaily.
+  count from PlayDaily. `TrackAreaYearly` is TrackAreaMonthly over a calendar year, kept
+  and moved with it, for the whole years of region and class rollups.
 - `ArtistDaily`, `ArtistMonthly` and `ArtistYearly` are TrackDaily, TrackMonthly and
   TrackYearly summed over each primary artist's tracks, kept the same way (the same
   deltas, added under the track's artist); `track_artist_restate` moves a track's rows
@@ -87,6 +88,7 @@ from detections.models import (
     StationDaily,
     StationMonthly,
     TrackAreaMonthly,
+    TrackAreaYearly,
     TrackDaily,
     TrackMonthly,
     TrackSpan,
@@ -306,21 +308,29 @@ _STATION_MONTHS = _summary_keyed_by(
 _ARTIST_DAYS = _artist_summary(ArtistDaily, "day", _day_after)
 _ARTIST_MONTHS = _artist_summary(ArtistMonthly, "month", month_after)
 _ARTIST_YEARS = _artist_summary(ArtistYearly, "year", year_after)
-_AREA_MONTHS = _Summary(
-    TrackAreaMonthly,
-    "month",
-    month_after,
-    ("region", "station_class", "track_id"),
-    "INSERT INTO detections_trackareamonthly "
-    "(month, region, station_class, track_id, plays, airtime_seconds) "
+# A (region, class, track) row of an area summary counted from PlayDaily over its
+# period, for the stations StationArea puts in that region and class.
+_AREA_RECOUNT = (
+    "INSERT INTO {table} "
+    "({period}, region, station_class, track_id, plays, airtime_seconds) "
     "SELECT %s, %s, %s, %s, coalesce(sum(cell.plays), 0), "
     "coalesce(sum(cell.airtime_seconds), 0) FROM detections_playdaily AS cell "
     "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
     "WHERE area.region = %s AND area.station_class = %s AND cell.track_id = %s "
     "AND cell.day >= %s AND cell.day < %s "
-    "ON CONFLICT (region, station_class, month, track_id) DO UPDATE "
-    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds",
+    "ON CONFLICT (region, station_class, {period}, track_id) DO UPDATE "
+    "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
 )
+
+
+def _area_summary(model, period: str, after) -> _Summary:
+    table = model._meta.db_table
+    recount = _AREA_RECOUNT.format(table=table, period=period)
+    return _Summary(model, period, after, ("region", "station_class", "track_id"), recount)
+
+
+_AREA_MONTHS = _area_summary(TrackAreaMonthly, "month", month_after)
+_AREA_YEARS = _area_summary(TrackAreaYearly, "year", year_after)
 
 
 # In the order a play change writes them (and a rebuild locks them).
@@ -330,6 +340,7 @@ _SUMMARIES = (
     _TRACK_YEARS,
     _STATION_MONTHS,
     _AREA_MONTHS,
+    _AREA_YEARS,
     _ARTIST_DAYS,
     _ARTIST_MONTHS,
     _ARTIST_YEARS,
@@ -581,6 +592,7 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
             add(_TRACK_MONTHS, (month, track_id), plays, airtime)
             add(_TRACK_YEARS, (year, track_id), plays, airtime)
             add(_AREA_MONTHS, (month, *areas[station_id], track_id), plays, airtime)
+            add(_AREA_YEARS, (year, *areas[station_id], track_id), plays, airtime)
             artist_id = artists[track_id]
             add(_ARTIST_DAYS, (day, artist_id), plays, airtime)
             add(_ARTIST_MONTHS, (month, artist_id), plays, airtime)
@@ -663,6 +675,7 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             TrackYearly,
             StationMonthly,
             TrackAreaMonthly,
+            TrackAreaYearly,
             ArtistDaily,
             ArtistMonthly,
             ArtistYearly,
@@ -752,6 +765,13 @@ _YEARS_OF_TRACKS = (
     "SELECT {year}, track_id, sum(plays), sum(airtime_seconds) "
     "FROM detections_trackmonthly AS cell WHERE month >= %s AND month < %s GROUP BY 1, 2"
 )
+_YEARS_OF_AREAS = (
+    "INSERT INTO detections_trackareayearly "
+    "(year, region, station_class, track_id, plays, airtime_seconds) "
+    "SELECT {year}, region, station_class, track_id, sum(plays), sum(airtime_seconds) "
+    "FROM detections_trackareamonthly AS cell WHERE month >= %s AND month < %s "
+    "GROUP BY 1, 2, 3, 4"
+)
 # An artist summary's rows for a range of periods, from the track summary of the same
 # periods (each track under its primary artist).
 _ARTIST_CELLS = (
@@ -779,11 +799,11 @@ _MONTH_OF_CELL = {
 def summaries_recount(*, date_from: date, date_to: date) -> None:
     """Rewrites TrackDaily for [date_from, date_to], and TrackMonthly, StationMonthly and
     TrackAreaMonthly for the months those days fall in (whole months, all days), as sums
-    of their station-day rows, then TrackYearly for the years they fall in, as sums of
-    their month rows, and ArtistDaily, ArtistMonthly and ArtistYearly for the same days,
-    months and years from those track rows; TrackSpan for every track. Stations with day
-    rows but no StationArea yet are recorded with their current region and class. Call
-    with the tables locked (as `rollups_rebuild` does)."""
+    of their station-day rows, then TrackYearly and TrackAreaYearly for the years they
+    fall in, as sums of their month rows, and ArtistDaily, ArtistMonthly and ArtistYearly
+    for the same days, months and years from those track rows; TrackSpan for every track.
+    Stations with day rows but no StationArea yet are recorded with their current region
+    and class. Call with the tables locked (as `rollups_rebuild` does)."""
     TrackDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
     with connection.cursor() as cursor:
         cursor.execute(_DAYS_OF_TRACKS, [date_from, date_to + timedelta(days=1)])
@@ -800,8 +820,9 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
             cursor.execute(insert.format(month=_MONTH_OF_CELL[connection.vendor]), [first, end])
         # Whole years, from the month rows just rewritten and the others of those years.
         first, end = date(date_from.year, 1, 1), year_after(date_to)
-        TrackYearly.objects.filter(year__gte=first, year__lt=end).delete()
-        cursor.execute(_YEARS_OF_TRACKS.format(year=_YEAR_OF_CELL[connection.vendor]), [first, end])
+        for model, insert in ((TrackYearly, _YEARS_OF_TRACKS), (TrackAreaYearly, _YEARS_OF_AREAS)):
+            model.objects.filter(year__gte=first, year__lt=end).delete()
+            cursor.execute(insert.format(year=_YEAR_OF_CELL[connection.vendor]), [first, end])
         # The artists' rows of the same days, months and years, from the tracks' rows.
         for rows, name, first, end in (
             (_ARTIST_DAYS, "daily", date_from, date_to + timedelta(days=1)),
@@ -829,7 +850,8 @@ def area_months_current() -> bool:
 
 def track_area_monthly_restate() -> int:
     """Counts the plays of stations whose region or class staff changed under their new
-    ones in TrackAreaMonthly (the table recounted from PlayDaily) and bumps the cache
+    ones in TrackAreaMonthly (the table recounted from PlayDaily) and TrackAreaYearly
+    (from those months) and bumps the cache
     versions on commit; returns how many stations moved. Safe to run twice: when no
     station moved it reads the stations and writes nothing."""
     from stations.models import Station
@@ -837,7 +859,7 @@ def track_area_monthly_restate() -> int:
     if area_months_current():
         return 0
     with transaction.atomic():
-        _tables_lock(StationArea, TrackAreaMonthly)
+        _tables_lock(StationArea, TrackAreaMonthly, TrackAreaYearly)
         current = {
             pk: (region, cls)
             for pk, region, cls in Station.objects.values_list("pk", "region", "station_class")
@@ -854,9 +876,14 @@ def track_area_monthly_restate() -> int:
             area.region, area.station_class = current[area.station_id]
         StationArea.objects.bulk_update(moved, ["region", "station_class"])
         TrackAreaMonthly.objects.all().delete()
+        TrackAreaYearly.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(
                 _MONTHS_OF_AREAS.format(month=_MONTH_OF_CELL[connection.vendor]),
+                [date.min, date.max],
+            )
+            cursor.execute(
+                _YEARS_OF_AREAS.format(year=_YEAR_OF_CELL[connection.vendor]),
                 [date.min, date.max],
             )
         # Region and class answers change; a station's own do not.

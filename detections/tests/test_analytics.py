@@ -31,6 +31,7 @@ from detections.models import (
     StationDaily,
     StationMonthly,
     TrackAreaMonthly,
+    TrackAreaYearly,
     TrackDaily,
     TrackMonthly,
     TrackSpan,
@@ -125,9 +126,10 @@ def _direct_yearly_cells() -> dict:
     return _direct_track_cells(TruncYear)
 
 
-def _summaries() -> tuple[dict, dict, dict]:
+def _summaries() -> tuple[dict, dict, dict, dict]:
     """StationMonthly as {(month, station): (plays, airtime)}, TrackAreaMonthly as
-    {(month, region, class, track): (plays, airtime)} and TrackDaily as {(day, track): …}."""
+    {(month, region, class, track): (plays, airtime)}, TrackDaily as {(day, track): …}
+    and TrackAreaYearly as {(year, region, class, track): …}."""
     return (
         {
             (r.month, r.station_id): (r.plays, r.airtime_seconds)
@@ -138,20 +140,24 @@ def _summaries() -> tuple[dict, dict, dict]:
             for r in TrackAreaMonthly.objects.all()
         },
         {(r.day, r.track_id): (r.plays, r.airtime_seconds) for r in TrackDaily.objects.all()},
+        {
+            (r.year, r.region, r.station_class, r.track_id): (r.plays, r.airtime_seconds)
+            for r in TrackAreaYearly.objects.all()
+        },
     )
 
 
-def _direct_summaries() -> tuple[dict, dict, dict]:
+def _direct_summaries() -> tuple[dict, dict, dict, dict]:
     """The same counted directly over PlayLog, by the stations' current region and class."""
     counted = PlayLog.objects.exclude(verification_status="rejected").annotate(
-        month=TruncMonth("started_at")
+        month=TruncMonth("started_at"), year=TruncYear("started_at")
     )
     by_station = counted.values("month", "station_id").annotate(
         n=Count("id"), s=Sum("duration_seconds")
     )
-    by_area = counted.values(
-        "month", "station__region", "station__station_class", "track_id"
-    ).annotate(n=Count("id"), s=Sum("duration_seconds"))
+    area = ("station__region", "station__station_class", "track_id")
+    by_area = counted.values("month", *area).annotate(n=Count("id"), s=Sum("duration_seconds"))
+    by_area_year = counted.values("year", *area).annotate(n=Count("id"), s=Sum("duration_seconds"))
     by_day = (
         PlayLog.objects.exclude(verification_status="rejected")
         .annotate(day=TruncDate("started_at"))
@@ -170,6 +176,7 @@ def _direct_summaries() -> tuple[dict, dict, dict]:
             for r in by_area
         },
         {(r["day"], r["track_id"]): (r["n"], r["s"]) for r in by_day},
+        {(r["year"].date(), *(r[k] for k in area)): (r["n"], r["s"]) for r in by_area_year},
     )
 
 
@@ -300,6 +307,7 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
         TrackYearly,
         StationMonthly,
         TrackAreaMonthly,
+        TrackAreaYearly,
         StationArea,
         ArtistDaily,
         ArtistMonthly,
@@ -549,11 +557,13 @@ def test_ranges_up_to_the_last_play_and_across_a_new_year_equal_a_direct_count(p
         # Then every number equals a count over exactly those days
         _assert_rollup_equals_direct_count(result, counted(first, last_day))
         assert summary in sql
-    # And with a region, the month so far comes from the region's month rows
-    result, sql = rollup(date(2024, 12, 15), last, region="Ashanti")
+    # And with a region, the year so far comes from the region's year rows, and a whole
+    # month before it from the region's month rows
+    result, sql = rollup(date(2024, 12, 1), last, region="Ashanti")
     _assert_rollup_equals_direct_count(
-        result, counted(date(2024, 12, 15), last).filter(station__region="Ashanti")
+        result, counted(date(2024, 12, 1), last).filter(station__region="Ashanti")
     )
+    assert "detections_trackareayearly" in sql
     assert "detections_trackareamonthly" in sql
 
     # When a later play exists in the same month and year, those rows no longer answer
