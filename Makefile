@@ -20,12 +20,13 @@ $(STAMP): requirements.txt
 
 # The demo's radio station streams from 127.0.0.1, it closes the month it captures in,
 # its "phone" is the SMS file gateway, its payout number has no cooling-off, and a
-# withdrawal may be as small as GHS 1 (plays in the off-peak band, midnight to 6 am, pay half).
-# Emails go to files under var/mail and logs say only what goes wrong, so the demo's own
-# progress is readable.
+# withdrawal may be as small as GHS 1 (plays in the off-peak band, midnight to 6 am,
+# pay half). Emails go to files under var/mail and logs say only what goes wrong, so the
+# demo's own progress is readable.
 DEMO_ENV := env -u DATABASE_URL -u REDIS_URL STREAM_CAPTURE_ALLOW_LOOPBACK=1 \
 	ROYALTIES_ALLOW_EARLY_CLOSE=1 SMS_BACKEND=file WALLETS_PAYOUT_COOLING_OFF_HOURS=0 \
-	WALLETS_MIN_WITHDRAWAL=1.00 EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend LOG_LEVEL=WARNING
+	WALLETS_MIN_WITHDRAWAL=1.00 \
+	EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend LOG_LEVEL=WARNING
 
 ## make demo: the whole job on the embedded default (SQLite, eager Celery, in-memory channels),
 ## on a fresh demo database each time.

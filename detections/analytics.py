@@ -244,7 +244,7 @@ def year_after(day: date) -> date:
     return date(day.year + 1, 1, 1)
 
 
-def _day_after(day: date) -> date:
+def day_after(day: date) -> date:
     return day + timedelta(days=1)
 
 
@@ -299,13 +299,13 @@ def _artist_summary(model, period: str, after) -> _Summary:
     return _recounted_from(model, period, after, "artist_id", cells=cells)
 
 
-_TRACK_DAYS = _summary_keyed_by(TrackDaily, "day", _day_after, "track_id", source=PlayDaily)
+_TRACK_DAYS = _summary_keyed_by(TrackDaily, "day", day_after, "track_id", source=PlayDaily)
 _TRACK_MONTHS = _summary_keyed_by(TrackMonthly, "month", month_after, "track_id", source=PlayDaily)
 _TRACK_YEARS = _summary_keyed_by(TrackYearly, "year", year_after, "track_id", source=PlayDaily)
 _STATION_MONTHS = _summary_keyed_by(
     StationMonthly, "month", month_after, "station_id", source=StationDaily
 )
-_ARTIST_DAYS = _artist_summary(ArtistDaily, "day", _day_after)
+_ARTIST_DAYS = _artist_summary(ArtistDaily, "day", day_after)
 _ARTIST_MONTHS = _artist_summary(ArtistMonthly, "month", month_after)
 _ARTIST_YEARS = _artist_summary(ArtistYearly, "year", year_after)
 # A (region, class, track) row of an area summary counted from PlayDaily over its
@@ -760,17 +760,11 @@ _MONTHS_OF_AREAS = (
     "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
     "WHERE cell.day >= %s AND cell.day < %s GROUP BY 1, 2, 3, 4"
 )
-_YEARS_OF_TRACKS = (
-    "INSERT INTO detections_trackyearly (year, track_id, plays, airtime_seconds) "
-    "SELECT {year}, track_id, sum(plays), sum(airtime_seconds) "
-    "FROM detections_trackmonthly AS cell WHERE month >= %s AND month < %s GROUP BY 1, 2"
-)
-_YEARS_OF_AREAS = (
-    "INSERT INTO detections_trackareayearly "
-    "(year, region, station_class, track_id, plays, airtime_seconds) "
-    "SELECT {year}, region, station_class, track_id, sum(plays), sum(airtime_seconds) "
-    "FROM detections_trackareamonthly AS cell WHERE month >= %s AND month < %s "
-    "GROUP BY 1, 2, 3, 4"
+# A year summary's rows for a range of years, from its month summary's rows.
+_YEARS_OF_MONTHS = (
+    "INSERT INTO {years} (year, {keys}, plays, airtime_seconds) "
+    "SELECT {year}, {keys}, sum(plays), sum(airtime_seconds) "
+    "FROM {months} AS cell WHERE month >= %s AND month < %s GROUP BY {year}, {keys}"
 )
 # An artist summary's rows for a range of periods, from the track summary of the same
 # periods (each track under its primary artist).
@@ -794,6 +788,20 @@ _MONTH_OF_CELL = {
     "postgresql": "date_trunc('month', cell.day)::date",
     "sqlite": "date(cell.day, 'start of month')",
 }
+
+
+def _years_rewrite(years: _Summary, months: _Summary, first: date, end: date) -> None:
+    """Rewrites the rows of `years` for the years in [first, end) as sums of the rows of
+    `months` (the same keys) in them."""
+    years.model.objects.filter(year__gte=first, year__lt=end).delete()
+    insert = _YEARS_OF_MONTHS.format(
+        years=years.table,
+        months=months.table,
+        keys=", ".join(years.keys),
+        year=_YEAR_OF_CELL[connection.vendor],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(insert, [first, end])
 
 
 def summaries_recount(*, date_from: date, date_to: date) -> None:
@@ -820,9 +828,8 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
             cursor.execute(insert.format(month=_MONTH_OF_CELL[connection.vendor]), [first, end])
         # Whole years, from the month rows just rewritten and the others of those years.
         first, end = date(date_from.year, 1, 1), year_after(date_to)
-        for model, insert in ((TrackYearly, _YEARS_OF_TRACKS), (TrackAreaYearly, _YEARS_OF_AREAS)):
-            model.objects.filter(year__gte=first, year__lt=end).delete()
-            cursor.execute(insert.format(year=_YEAR_OF_CELL[connection.vendor]), [first, end])
+        _years_rewrite(_TRACK_YEARS, _TRACK_MONTHS, first, end)
+        _years_rewrite(_AREA_YEARS, _AREA_MONTHS, first, end)
         # The artists' rows of the same days, months and years, from the tracks' rows.
         for rows, name, first, end in (
             (_ARTIST_DAYS, "daily", date_from, date_to + timedelta(days=1)),
@@ -851,9 +858,9 @@ def area_months_current() -> bool:
 def track_area_monthly_restate() -> int:
     """Counts the plays of stations whose region or class staff changed under their new
     ones in TrackAreaMonthly (the table recounted from PlayDaily) and TrackAreaYearly
-    (from those months) and bumps the cache
-    versions on commit; returns how many stations moved. Safe to run twice: when no
-    station moved it reads the stations and writes nothing."""
+    (from those months), and bumps the cache versions on commit; returns how many
+    stations moved. Safe to run twice: when no station moved it reads the stations and
+    writes nothing."""
     from stations.models import Station
 
     if area_months_current():
@@ -876,16 +883,12 @@ def track_area_monthly_restate() -> int:
             area.region, area.station_class = current[area.station_id]
         StationArea.objects.bulk_update(moved, ["region", "station_class"])
         TrackAreaMonthly.objects.all().delete()
-        TrackAreaYearly.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(
                 _MONTHS_OF_AREAS.format(month=_MONTH_OF_CELL[connection.vendor]),
                 [date.min, date.max],
             )
-            cursor.execute(
-                _YEARS_OF_AREAS.format(year=_YEAR_OF_CELL[connection.vendor]),
-                [date.min, date.max],
-            )
+        _years_rewrite(_AREA_YEARS, _AREA_MONTHS, date.min, date.max)
         # Region and class answers change; a station's own do not.
         transaction.on_commit(lambda: _versions_bump([VERSION_ALL]))
     return len(moved)

@@ -37,6 +37,7 @@ from detections.analytics import (
     VERSION_ALL,
     VERSION_REBUILD,
     area_months_current,
+    day_after,
     health_period_after,
     health_period_start,
     month_after,
@@ -314,7 +315,7 @@ def _periods(cover: _Cover) -> list[tuple[str, date]]:
     for period, spans, after in (
         ("year", cover.years, year_after),
         ("month", cover.months, month_after),
-        ("day", cover.days, lambda day: day + timedelta(days=1)),
+        ("day", cover.days, day_after),
     ):
         for first, end in spans:
             start = first
@@ -478,7 +479,7 @@ def _track_parts(
     platform are ~28,000 rows instead of ~900,000 in PlayDaily. With a region or class
     filter, whole years and months come from TrackAreaYearly and TrackAreaMonthly (a row
     per track, year or month, region and class) and the days from PlayDaily (a row per
-    track, station and day): the last 12 months of one region are ~11,000 rows instead of
+    track, station and day): the last 12 months of one region are ~12,700 rows instead of
     ~90,000."""
     columns = ("track_id", "plays", "airtime_seconds")
     platform = (
