@@ -23,9 +23,10 @@ Rollups are maintained rows, not queries over PlayLog:
 - `TrackYearly` (calendar year × track, all stations) is the same over a year, kept the
   same way, for the whole years of platform-wide rollups (the last 12 months read the year
   so far as one row per track).
-- `StationMonthly` (month × station) is StationDaily summed over a month, and
+- `StationMonthly` (month × station) and `StationWeekly` (week × station) are
+  StationDaily summed over a month and a week (Monday to Sunday), and
   `TrackAreaMonthly` (month × region × station class × track) is PlayDaily summed over a
-  month and the stations of one region and class, kept the same way: rollups by month,
+  month and the stations of one region and class, kept the same way: rollups by month or week,
   and platform rollups filtered by region or class, read them for whole months. A station
   is counted under the region and class StationArea records for it; when staff change
   them, `track_area_monthly_restate` (a Beat task) moves its plays, and until then readers
@@ -87,6 +88,7 @@ from detections.models import (
     StationArea,
     StationDaily,
     StationMonthly,
+    StationWeekly,
     TrackAreaMonthly,
     TrackAreaYearly,
     TrackDaily,
@@ -181,8 +183,8 @@ _LOCK_SPACE = 0x2A000000
 @dataclass(frozen=True)
 class _Recounted:
     """How a station-day's recount changed its cells: per track (plays, airtime), for
-    TrackMonthly and TrackAreaMonthly; the station's (plays, airtime), for StationMonthly;
-    and the station's plays waiting for review, for ReviewBacklog."""
+    TrackMonthly and TrackAreaMonthly; the station's (plays, airtime), for StationMonthly
+    and StationWeekly; and the station's plays waiting for review, for ReviewBacklog."""
 
     tracks: dict[int, tuple[int, Decimal]]
     station: tuple[int, Decimal]
@@ -248,6 +250,16 @@ def day_after(day: date) -> date:
     return day + timedelta(days=1)
 
 
+def week_of(day: date) -> date:
+    """The Monday of the day's week (weeks run Monday to Sunday, as PostgreSQL's
+    date_trunc('week') has them)."""
+    return day - timedelta(days=day.weekday())
+
+
+def week_after(day: date) -> date:
+    return week_of(day) + timedelta(days=7)
+
+
 @dataclass(frozen=True)
 class _Summary:
     """A summary kept by adding the changes of the station-day rows it sums: its model, its
@@ -305,6 +317,9 @@ _TRACK_YEARS = _summary_keyed_by(TrackYearly, "year", year_after, "track_id", so
 _STATION_MONTHS = _summary_keyed_by(
     StationMonthly, "month", month_after, "station_id", source=StationDaily
 )
+_STATION_WEEKS = _summary_keyed_by(
+    StationWeekly, "week", week_after, "station_id", source=StationDaily
+)
 _ARTIST_DAYS = _artist_summary(ArtistDaily, "day", day_after)
 _ARTIST_MONTHS = _artist_summary(ArtistMonthly, "month", month_after)
 _ARTIST_YEARS = _artist_summary(ArtistYearly, "year", year_after)
@@ -339,6 +354,7 @@ _SUMMARIES = (
     _TRACK_MONTHS,
     _TRACK_YEARS,
     _STATION_MONTHS,
+    _STATION_WEEKS,
     _AREA_MONTHS,
     _AREA_YEARS,
     _ARTIST_DAYS,
@@ -598,6 +614,7 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
             add(_ARTIST_MONTHS, (month, artist_id), plays, airtime)
             add(_ARTIST_YEARS, (year, artist_id), plays, airtime)
         add(_STATION_MONTHS, (month, station_id), *recounted.station)
+        add(_STATION_WEEKS, (week_of(day), station_id), *recounted.station)
         backlog[station_id] += recounted.pending
     for rows in _SUMMARIES:
         _summary_add(rows, summaries[rows])
@@ -674,6 +691,7 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             TrackMonthly,
             TrackYearly,
             StationMonthly,
+            StationWeekly,
             TrackAreaMonthly,
             TrackAreaYearly,
             ArtistDaily,
@@ -752,6 +770,11 @@ _MONTHS_OF_STATIONS = (
     "SELECT {month}, station_id, sum(plays), sum(airtime_seconds) "
     "FROM detections_stationdaily AS cell WHERE day >= %s AND day < %s GROUP BY 1, 2"
 )
+_WEEKS_OF_STATIONS = (
+    "INSERT INTO detections_stationweekly (week, station_id, plays, airtime_seconds) "
+    "SELECT {week}, station_id, sum(plays), sum(airtime_seconds) "
+    "FROM detections_stationdaily AS cell WHERE day >= %s AND day < %s GROUP BY 1, 2"
+)
 _MONTHS_OF_AREAS = (
     "INSERT INTO detections_trackareamonthly "
     "(month, region, station_class, track_id, plays, airtime_seconds) "
@@ -788,6 +811,11 @@ _MONTH_OF_CELL = {
     "postgresql": "date_trunc('month', cell.day)::date",
     "sqlite": "date(cell.day, 'start of month')",
 }
+# The Monday of a day row's week ('weekday 0' moves to the next Sunday, or stays on one).
+_WEEK_OF_CELL = {
+    "postgresql": "date_trunc('week', cell.day)::date",
+    "sqlite": "date(cell.day, 'weekday 0', '-6 days')",
+}
 
 
 def _years_rewrite(years: _Summary, months: _Summary, first: date, end: date) -> None:
@@ -805,11 +833,12 @@ def _years_rewrite(years: _Summary, months: _Summary, first: date, end: date) ->
 
 
 def summaries_recount(*, date_from: date, date_to: date) -> None:
-    """Rewrites TrackDaily for [date_from, date_to], and TrackMonthly, StationMonthly and
-    TrackAreaMonthly for the months those days fall in (whole months, all days), as sums
-    of their station-day rows, then TrackYearly and TrackAreaYearly for the years they
-    fall in, as sums of their month rows, and ArtistDaily, ArtistMonthly and ArtistYearly
-    for the same days, months and years from those track rows; TrackSpan for every track.
+    """Rewrites TrackDaily for [date_from, date_to], TrackMonthly, StationMonthly and
+    TrackAreaMonthly for the months those days fall in (whole months, all days) and
+    StationWeekly for their weeks (whole weeks), as sums of their station-day rows; then
+    TrackYearly and TrackAreaYearly for the years they fall in, as sums of their month
+    rows, and ArtistDaily, ArtistMonthly and ArtistYearly for the same days, months and
+    years from those track rows; TrackSpan for every track.
     Stations with day rows but no StationArea yet are recorded with their current region
     and class. Call with the tables locked (as `rollups_rebuild` does)."""
     TrackDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -826,6 +855,11 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
         ):
             rows.model.objects.filter(month__gte=first, month__lt=end).delete()
             cursor.execute(insert.format(month=_MONTH_OF_CELL[connection.vendor]), [first, end])
+        first, end = week_of(date_from), week_after(date_to)
+        StationWeekly.objects.filter(week__gte=first, week__lt=end).delete()
+        cursor.execute(
+            _WEEKS_OF_STATIONS.format(week=_WEEK_OF_CELL[connection.vendor]), [first, end]
+        )
         # Whole years, from the month rows just rewritten and the others of those years.
         first, end = date(date_from.year, 1, 1), year_after(date_to)
         _years_rewrite(_TRACK_YEARS, _TRACK_MONTHS, first, end)
@@ -952,7 +986,7 @@ def detection_health_refresh(*, days: int = 2, today: date | None = None) -> int
 def health_period_start(kind: str, day: date) -> date:
     """The first day of the day, week (Monday) or month that `day` falls in."""
     if kind == HealthPeriod.WEEK:
-        return day - timedelta(days=day.weekday())
+        return week_of(day)
     if kind == HealthPeriod.MONTH:
         return day.replace(day=1)
     return day

@@ -30,6 +30,7 @@ from detections.models import (
     StationArea,
     StationDaily,
     StationMonthly,
+    StationWeekly,
     TrackAreaMonthly,
     TrackAreaYearly,
     TrackDaily,
@@ -126,10 +127,11 @@ def _direct_yearly_cells() -> dict:
     return _direct_track_cells(TruncYear)
 
 
-def _summaries() -> tuple[dict, dict, dict, dict]:
+def _summaries() -> tuple[dict, dict, dict, dict, dict]:
     """StationMonthly as {(month, station): (plays, airtime)}, TrackAreaMonthly as
-    {(month, region, class, track): (plays, airtime)}, TrackDaily as {(day, track): …}
-    and TrackAreaYearly as {(year, region, class, track): …}."""
+    {(month, region, class, track): (plays, airtime)}, TrackDaily as {(day, track): …},
+    TrackAreaYearly as {(year, region, class, track): …} and StationWeekly as
+    {(week, station): …}."""
     return (
         {
             (r.month, r.station_id): (r.plays, r.airtime_seconds)
@@ -144,13 +146,14 @@ def _summaries() -> tuple[dict, dict, dict, dict]:
             (r.year, r.region, r.station_class, r.track_id): (r.plays, r.airtime_seconds)
             for r in TrackAreaYearly.objects.all()
         },
+        {(r.week, r.station_id): (r.plays, r.airtime_seconds) for r in StationWeekly.objects.all()},
     )
 
 
-def _direct_summaries() -> tuple[dict, dict, dict, dict]:
+def _direct_summaries() -> tuple[dict, dict, dict, dict, dict]:
     """The same counted directly over PlayLog, by the stations' current region and class."""
     counted = PlayLog.objects.exclude(verification_status="rejected").annotate(
-        month=TruncMonth("started_at"), year=TruncYear("started_at")
+        month=TruncMonth("started_at"), year=TruncYear("started_at"), week=TruncWeek("started_at")
     )
     by_station = counted.values("month", "station_id").annotate(
         n=Count("id"), s=Sum("duration_seconds")
@@ -158,6 +161,9 @@ def _direct_summaries() -> tuple[dict, dict, dict, dict]:
     area = ("station__region", "station__station_class", "track_id")
     by_area = counted.values("month", *area).annotate(n=Count("id"), s=Sum("duration_seconds"))
     by_area_year = counted.values("year", *area).annotate(n=Count("id"), s=Sum("duration_seconds"))
+    by_week = counted.values("week", "station_id").annotate(
+        n=Count("id"), s=Sum("duration_seconds")
+    )
     by_day = (
         PlayLog.objects.exclude(verification_status="rejected")
         .annotate(day=TruncDate("started_at"))
@@ -177,6 +183,7 @@ def _direct_summaries() -> tuple[dict, dict, dict, dict]:
         },
         {(r["day"], r["track_id"]): (r["n"], r["s"]) for r in by_day},
         {(r["year"].date(), *(r[k] for k in area)): (r["n"], r["s"]) for r in by_area_year},
+        {(r["week"].date(), r["station_id"]): (r["n"], r["s"]) for r in by_week},
     )
 
 
@@ -295,6 +302,7 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
         == sum(n for n, _ in summaries[0].values())
         == sum(n for n, _ in summaries[1].values())
         == sum(n for n, _ in summaries[2].values())
+        == sum(n for n, _ in summaries[4].values())
         == PlayLog.objects.exclude(verification_status="rejected").count()
     )
     assert_artist_summaries_equal_a_direct_count()
@@ -306,6 +314,7 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
         TrackMonthly,
         TrackYearly,
         StationMonthly,
+        StationWeekly,
         TrackAreaMonthly,
         TrackAreaYearly,
         StationArea,
@@ -703,8 +712,11 @@ def test_stations_by_day_and_week_over_whole_months_equal_a_direct_count(parties
             )
             with CaptureQueriesContext(connection) as read:
                 result = play_rollup(user=parties.support, query=query)
-            # Then the stations' totals come from March's month rows and the days left
-            assert "detections_stationmonthly" in " ".join(q["sql"] for q in read.captured_queries)
+            # Then the stations' totals come from March's month rows and the days left,
+            sql = " ".join(q["sql"] for q in read.captured_queries)
+            assert "detections_stationmonthly" in sql
+            # the weekly series' whole weeks (24 February - 30 March) from their week rows
+            assert ("detections_stationweekly" in sql) == (granularity == "week")
             plays = edges.filter(station__region=filters["region"]) if filters else edges
             # and the series and every station's numbers equal a direct count
             series = (
