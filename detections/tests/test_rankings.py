@@ -179,6 +179,33 @@ def test_a_top_the_bound_cannot_prove_is_folded_from_every_row(parties, monkeypa
     assert result["top_tracks"][0]["airtime_seconds"] == Decimal("208.00")
 
 
+def test_a_track_read_in_some_periods_only_is_still_a_candidate(parties, monkeypatch):
+    # Given, each track by its own artist, on 10 March: X 11 plays, K 10, two others 1;
+    # on 11 March: four others 3 each and K 2; and a play in February (before the range)
+    tracks = {name: TrackFactory(primary_artist=ArtistFactory()) for name in "XKabcdef"}
+    at = datetime(2025, 3, 10, 6, tzinfo=UTC)
+    for day, counts in (
+        (0, {"X": 11, "K": 10, "a": 1, "b": 1}),
+        (1, {"c": 3, "d": 3, "e": 3, "f": 3, "K": 2}),
+    ):
+        minute = 0
+        for name, n in counts.items():
+            for _ in range(n):
+                _play(tracks[name], parties.station, at + timedelta(days=day, minutes=minute), 60)
+                minute += 5
+    _play(tracks["a"], parties.station, datetime(2025, 2, 3, 9, tzinfo=UTC), 60)
+    analytics.rollups_rebuild(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
+    # and four rows read per day: K is read on the 10th (10 of its 12 plays) and not on
+    # the 11th, where it can have at most 3 (the least read there)
+    monkeypatch.setattr(analytics_selectors, "_RANKED_READ_MIN", 4)
+    # When staff ask for the top track from 10 March on
+    result, sql = _staff_rollup(parties, date(2025, 3, 10), date(2025, 12, 31), 1)
+    # Then K (12 plays) is ranked first, though X read more (11) where both were read
+    assert "per_track" not in sql
+    assert result["top_tracks"][0]["track_id"] == tracks["K"].pk
+    _assert_tops_equal_a_direct_count(result, date(2025, 3, 10), date(2025, 12, 31), 1)
+
+
 def test_a_range_inside_the_plays_is_folded(parties):
     # Given plays on both sides of a range (its track count has no span to answer it)
     _skewed_catalogue(parties, plays=200)
