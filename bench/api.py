@@ -797,6 +797,22 @@ def _server_pids() -> tuple[int | None, int | None]:
     return postmaster, (redis_pid if Path(f"/proc/{redis_pid}").exists() else None)
 
 
+def _memory() -> dict:
+    """PostgreSQL's shared_buffers and the benchmark database's size, in MB. A database
+    larger than the buffers is read through the operating system's page cache; on a
+    machine that pages out cold memory (seen here: a DAMON `pageout` scheme kept the cache
+    at ~1.1 GB) the requests then wait on the disk, and the figures measure it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT setting::bigint * pg_size_bytes(unit) FROM pg_settings "
+            "WHERE name = 'shared_buffers'), pg_database_size(current_database())"
+        )
+        buffers, size = cursor.fetchone()
+    return {"shared_buffers_mb": round(buffers / 2**20), "database_mb": round(size / 2**20)}
+
+
 class CpuMeter:
     """CPU time of the serving side: the Daphne workers, this database's PostgreSQL
     backends and redis-server (shared with other users of that server: an upper bound).
@@ -1044,6 +1060,18 @@ def main() -> None:
         print(f"reusing {BENCH_DB} seeded with {_seed_parameters(args)}", flush=True)
     make = scenarios(world, rng)
     postmaster, redis_pid = _server_pids()
+    memory = _memory()
+    print(
+        f"PostgreSQL shared_buffers {memory['shared_buffers_mb']:,} MB, "
+        f"database {memory['database_mb']:,} MB",
+        flush=True,
+    )
+    if memory["shared_buffers_mb"] < memory["database_mb"]:
+        print(
+            "warning: the database does not fit in shared_buffers; if this machine evicts "
+            "its page cache, requests wait on the disk (see bench/README.md, Portal API)",
+            flush=True,
+        )
     connections.close_all()
     results: dict[str, dict] = {}
     phases = [("cache off", "0")] if args.solo_only else [("cache off", "0"), ("cache on", "600")]
@@ -1095,7 +1123,11 @@ def main() -> None:
         json.dumps(
             {
                 "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "postgres": memory,
+                },
                 "parameters": {**vars(args), "out": str(args.out.name)},
                 "seed": {
                     k: v
