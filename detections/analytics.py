@@ -760,25 +760,22 @@ _DAYS_OF_TRACKS = (
     "SELECT day, track_id, sum(plays), sum(airtime_seconds) FROM detections_playdaily "
     "WHERE day >= %s AND day < %s GROUP BY 1, 2"
 )
+# Summary rows for a range of months or weeks, from their day rows ({start}: the first
+# day of a day row's month or week, from _START_OF_CELL).
 _MONTHS_OF_TRACKS = (
     "INSERT INTO detections_trackmonthly (month, track_id, plays, airtime_seconds) "
-    "SELECT {month}, track_id, sum(plays), sum(airtime_seconds) "
+    "SELECT {start}, track_id, sum(plays), sum(airtime_seconds) "
     "FROM detections_playdaily AS cell WHERE day >= %s AND day < %s GROUP BY 1, 2"
 )
-_MONTHS_OF_STATIONS = (
-    "INSERT INTO detections_stationmonthly (month, station_id, plays, airtime_seconds) "
-    "SELECT {month}, station_id, sum(plays), sum(airtime_seconds) "
-    "FROM detections_stationdaily AS cell WHERE day >= %s AND day < %s GROUP BY 1, 2"
-)
-_WEEKS_OF_STATIONS = (
-    "INSERT INTO detections_stationweekly (week, station_id, plays, airtime_seconds) "
-    "SELECT {week}, station_id, sum(plays), sum(airtime_seconds) "
+_PERIODS_OF_STATIONS = (  # StationMonthly or StationWeekly
+    "INSERT INTO {table} ({period}, station_id, plays, airtime_seconds) "
+    "SELECT {start}, station_id, sum(plays), sum(airtime_seconds) "
     "FROM detections_stationdaily AS cell WHERE day >= %s AND day < %s GROUP BY 1, 2"
 )
 _MONTHS_OF_AREAS = (
     "INSERT INTO detections_trackareamonthly "
     "(month, region, station_class, track_id, plays, airtime_seconds) "
-    "SELECT {month}, area.region, area.station_class, cell.track_id, sum(cell.plays), "
+    "SELECT {start}, area.region, area.station_class, cell.track_id, sum(cell.plays), "
     "sum(cell.airtime_seconds) FROM detections_playdaily AS cell "
     "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
     "WHERE cell.day >= %s AND cell.day < %s GROUP BY 1, 2, 3, 4"
@@ -816,6 +813,7 @@ _WEEK_OF_CELL = {
     "postgresql": "date_trunc('week', cell.day)::date",
     "sqlite": "date(cell.day, 'weekday 0', '-6 days')",
 }
+_START_OF_CELL = {"month": _MONTH_OF_CELL, "week": _WEEK_OF_CELL}
 
 
 def _years_rewrite(years: _Summary, months: _Summary, first: date, end: date) -> None:
@@ -847,19 +845,20 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
     first, end = date_from.replace(day=1), month_after(date_to)
     with_cells = StationDaily.objects.filter(day__gte=first, day__lt=end).values("station_id")
     _station_areas(set(with_cells.distinct().values_list("station_id", flat=True)))
+    months, weeks = (first, end), (week_of(date_from), week_after(date_to))
     with connection.cursor() as cursor:
-        for rows, insert in (
-            (_TRACK_MONTHS, _MONTHS_OF_TRACKS),
-            (_STATION_MONTHS, _MONTHS_OF_STATIONS),
-            (_AREA_MONTHS, _MONTHS_OF_AREAS),
+        for rows, insert, (first, end) in (
+            (_TRACK_MONTHS, _MONTHS_OF_TRACKS, months),
+            (_STATION_MONTHS, _PERIODS_OF_STATIONS, months),
+            (_STATION_WEEKS, _PERIODS_OF_STATIONS, weeks),
+            (_AREA_MONTHS, _MONTHS_OF_AREAS, months),
         ):
-            rows.model.objects.filter(month__gte=first, month__lt=end).delete()
-            cursor.execute(insert.format(month=_MONTH_OF_CELL[connection.vendor]), [first, end])
-        first, end = week_of(date_from), week_after(date_to)
-        StationWeekly.objects.filter(week__gte=first, week__lt=end).delete()
-        cursor.execute(
-            _WEEKS_OF_STATIONS.format(week=_WEEK_OF_CELL[connection.vendor]), [first, end]
-        )
+            rows.model.objects.filter(
+                **{f"{rows.period}__gte": first, f"{rows.period}__lt": end}
+            ).delete()
+            start = _START_OF_CELL[rows.period][connection.vendor]
+            sql = insert.format(table=rows.table, period=rows.period, start=start)
+            cursor.execute(sql, [first, end])
         # Whole years, from the month rows just rewritten and the others of those years.
         first, end = date(date_from.year, 1, 1), year_after(date_to)
         _years_rewrite(_TRACK_YEARS, _TRACK_MONTHS, first, end)
@@ -919,7 +918,7 @@ def track_area_monthly_restate() -> int:
         TrackAreaMonthly.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute(
-                _MONTHS_OF_AREAS.format(month=_MONTH_OF_CELL[connection.vendor]),
+                _MONTHS_OF_AREAS.format(start=_MONTH_OF_CELL[connection.vendor]),
                 [date.min, date.max],
             )
         _years_rewrite(_AREA_YEARS, _AREA_MONTHS, date.min, date.max)

@@ -19,7 +19,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -160,13 +160,26 @@ def _filtered(model, scope: Scope, q: RollupQuery) -> QuerySet:
 
 @dataclass
 class _Cover:
-    """The range as summary periods: [first, end) runs of whole years, of whole months and
-    of the days left over (each kind at most two runs, one at each end of the range; a run
-    of years only when asked for)."""
+    """The range as summary periods: [first, end) runs of the whole periods of the kinds
+    asked for (years, months or weeks) and of the days left over (each kind at most two
+    runs, one at each end of the range)."""
 
-    years: list[tuple[date, date]]
-    months: list[tuple[date, date]]
-    days: list[tuple[date, date]]
+    years: list[tuple[date, date]] = field(default_factory=list)
+    months: list[tuple[date, date]] = field(default_factory=list)
+    weeks: list[tuple[date, date]] = field(default_factory=list)
+    days: list[tuple[date, date]] = field(default_factory=list)
+
+    def whole(self, kind: str) -> list[tuple[date, date]]:
+        """The runs of whole periods of a kind ("year", "month" or "week")."""
+        return {"year": self.years, "month": self.months, "week": self.weeks}[kind]
+
+
+# Per kind of period: the first day of the period a day is in, and of the next period.
+_PERIOD_OF_DAY: dict[str, tuple[Callable[[date], date], Callable[[date], date]]] = {
+    "year": (lambda day: date(day.year, 1, 1), year_after),
+    "month": (lambda day: day.replace(day=1), month_after),
+    "week": (week_of, week_after),
+}
 
 
 def _runs_add(runs: list[tuple[date, date]], first: date, end: date) -> None:
@@ -190,43 +203,30 @@ class _DataDays:
         return self._bounds
 
 
-def _answers_whole(q: RollupQuery, data_days: _DataDays) -> Callable[[date, date], bool]:
-    """Whether the summary row of a period [first, end) answers for the range's days in it.
+def _cover(q: RollupQuery, data_days: _DataDays, *, kinds: tuple[str, ...]) -> _Cover:
+    """Which summary rows of the `kinds` of period (largest first) answer the range exactly.
 
-    It does when all its days are in the range, or when the days it has outside the range
-    have no plays: before the first day with plays and after the last. So a range up to
-    today reads this week, this month and this year so far from their rows, which hold
-    nothing later."""
+    A period answers when all its days are in the range, or when the days it has outside
+    the range have no plays: before the first day with plays and after the last. So a
+    range up to today reads this week, this month and this year so far from their rows,
+    which hold nothing later, and the last 12 months are the year so far, the whole
+    months before it and the days before those."""
     first_day, last_day = data_days()
     lo, hi = q.date_from, q.date_to
     if first_day is not None and q.date_from <= first_day:
         lo = date.min
     if last_day is not None and q.date_to >= last_day:
         hi = date.max
-
-    def whole(first: date, end: date) -> bool:
-        return lo <= first and end - timedelta(days=1) <= hi
-
-    return whole
-
-
-def _cover(q: RollupQuery, data_days: _DataDays, *, years: bool) -> _Cover:
-    """Which summary rows answer the range exactly (see `_answers_whole`): the last 12
-    months are the year so far, the whole months before it and the days before those."""
-    whole = _answers_whole(q, data_days)
-    cover = _Cover(years=[], months=[], days=[])
+    cover = _Cover()
     day = q.date_from
     while day <= q.date_to:
-        if years:  # the same answer for every day of a year: a year is taken whole or not
-            first, end = date(day.year, 1, 1), year_after(day)
-            if whole(first, end):
-                _runs_add(cover.years, first, end)
-                day = end
-                continue
-        first, end = day.replace(day=1), month_after(day)
-        if whole(first, end):
-            _runs_add(cover.months, first, end)
-        else:
+        for kind in kinds:  # the same answer for every day of a period: whole or not
+            start_of, after = _PERIOD_OF_DAY[kind]
+            first, end = start_of(day), after(day)
+            if lo <= first and end - timedelta(days=1) <= hi:
+                _runs_add(cover.whole(kind), first, end)
+                break
+        else:  # the days up to the end of the smallest period
             _runs_add(cover.days, day, min(end, q.date_to + timedelta(days=1)))
         day = end
     return cover
@@ -501,7 +501,7 @@ def _track_parts(
     if summaries is None:
         return [plays.values_list(*columns)]
     years, months = summaries
-    cover = _cover(q, data_days, years=True)
+    cover = _cover(q, data_days, kinds=("year", "month"))
     parts = [years.filter(year__gte=first, year__lt=end) for first, end in cover.years]
     parts += [months.filter(month__gte=first, month__lt=end) for first, end in cover.months]
     return [
@@ -531,15 +531,12 @@ def _period_station_parts(
         ]
     if not _station_level(scope, q):
         parts = [by_station]
-    elif q.granularity == "month":
-        parts = _months_and_days(scope, q, by_station, _cover(q, data_days, years=False))
     else:
-        parts = _weeks_and_days(scope, q, by_station, data_days)
-    period_of = {StationMonthly: "month", StationWeekly: "week"}
+        parts = _summary_and_days(q.granularity, scope, q, by_station, data_days)
     return [
         (
-            part.annotate(period=F(period_of[part.model]))
-            if part.model in period_of
+            part.annotate(period=F(q.granularity))
+            if part.model is _STATION_SUMMARIES.get(q.granularity)
             else _truncated(part, q.granularity)
         )
         .values("period", "station_id")
@@ -547,25 +544,6 @@ def _period_station_parts(
         .order_by()
         for part in parts
     ]
-
-
-def _weeks_and_days(
-    scope: Scope, q: RollupQuery, by_station: QuerySet, data_days: _DataDays
-) -> list[QuerySet]:
-    """StationWeekly rows of the range's whole weeks (see `_answers_whole`), in the scope
-    and filters, and `by_station` (StationDaily) rows of the days of the weeks it cuts."""
-    whole = _answers_whole(q, data_days)
-    weeks: list[tuple[date, date]] = []
-    days: list[tuple[date, date]] = []
-    day = q.date_from
-    while day <= q.date_to:
-        first, end = week_of(day), week_after(day)
-        if whole(first, end):
-            _runs_add(weeks, first, end)
-        else:
-            _runs_add(days, day, min(end, q.date_to + timedelta(days=1)))
-        day = end
-    return _periods_and_days(StationWeekly, "week", weeks, days, scope, q, by_station)
 
 
 def _station_parts(
@@ -577,45 +555,42 @@ def _station_parts(
     (by month, or no whole month) or PlayDaily answers."""
     if q.granularity == "month" or not _station_level(scope, q):
         return None
-    cover = _cover(q, data_days, years=False)
+    cover = _cover(q, data_days, kinds=("month",))
     if not cover.months:
         return None
     return [
         part.values_list("station_id", "plays", "airtime_seconds")
-        for part in _months_and_days(scope, q, by_station, cover)
+        for part in _summary_and_days("month", scope, q, by_station, data_days, cover=cover)
     ]
 
 
-def _months_and_days(
-    scope: Scope, q: RollupQuery, by_station: QuerySet, cover: _Cover
-) -> list[QuerySet]:
-    """StationMonthly rows of the cover's whole months (in the scope and filters) and
-    `by_station` (StationDaily) rows of the days left over."""
-    return _periods_and_days(
-        StationMonthly, "month", cover.months, cover.days, scope, q, by_station
-    )
+# The station summary of each kind of period, StationDaily summed over it.
+_STATION_SUMMARIES = {"month": StationMonthly, "week": StationWeekly}
 
 
-def _periods_and_days(
-    model,
+def _summary_and_days(
     period: str,
-    spans: list[tuple[date, date]],
-    days: list[tuple[date, date]],
     scope: Scope,
     q: RollupQuery,
     by_station: QuerySet,
+    data_days: _DataDays,
+    *,
+    cover: _Cover | None = None,
 ) -> list[QuerySet]:
-    """Rows of the station summary `model` for the [first, end) runs of `spans` (in the
-    scope and filters), and `by_station` (StationDaily) rows of the [first, end) runs of
-    `days`."""
+    """Rows of the station summary of `period` ("month" or "week") for the range's whole
+    periods (`_cover`, unless given), in the scope and filters, and `by_station`
+    (StationDaily) rows of the days left over."""
+    if cover is None:
+        cover = _cover(q, data_days, kinds=(period,))
+    rows = _STATION_SUMMARIES[period].objects
     return [
         *(
             _by_stations(
-                model.objects.filter(**{f"{period}__gte": first, f"{period}__lt": end}), scope, q
+                rows.filter(**{f"{period}__gte": first, f"{period}__lt": end}), scope, q
             ).order_by()
-            for first, end in spans
+            for first, end in cover.whole(period)
         ),
-        *(by_station.filter(day__gte=first, day__lt=end) for first, end in days),
+        *(by_station.filter(day__gte=first, day__lt=end) for first, end in cover.days),
     ]
 
 
@@ -694,7 +669,8 @@ def _tops_ranked(scope: Scope, q: RollupQuery, data_days: _DataDays) -> _Tops | 
     heard = _tracks_heard(q, data_days)
     if heard is None:
         return None
-    tops = _ranked_tops((_TRACK_RANKING, _ARTIST_RANKING), _cover(q, data_days, years=True), q.top)
+    cover = _cover(q, data_days, kinds=("year", "month"))
+    tops = _ranked_tops((_TRACK_RANKING, _ARTIST_RANKING), cover, q.top)
     tracks, artists = tops["track"], tops["artist"]
     if tracks is None or artists is None:
         return None

@@ -608,9 +608,10 @@ def _seed_months(parties) -> list:
     return stations
 
 
-def _assert_rollup_equals_direct_count(result: dict, plays) -> None:
-    """Totals, series (by month), tracks, artists, stations, regions and classes of a
-    month rollup equal a count over exactly `plays`."""
+def _assert_rollup_equals_direct_count(result: dict, plays, trunc=TruncMonth) -> None:
+    """Totals, series, tracks, artists, stations, regions and classes of a rollup by
+    month (or by the period `trunc` cuts: TruncDate, TruncWeek) equal a count over
+    exactly `plays`."""
     counted = plays.exclude(verification_status="rejected")
     by_track = list(
         counted.values("track_id")
@@ -627,15 +628,23 @@ def _assert_rollup_equals_direct_count(result: dict, plays) -> None:
         counted.values_list("track__primary_artist").annotate(n=Count("id")).order_by()
     )
     series = (
-        counted.annotate(month=TruncMonth("started_at"))
-        .values("month")
+        counted.annotate(period=trunc("started_at"))
+        .values("period")
         .annotate(n=Count("id"), s=Sum("duration_seconds"), st=Count("station", distinct=True))
-        .order_by("month")
+        .order_by("period")
     )
     assert [
         (p["period"], p["plays"], p["airtime_seconds"], p["distinct_stations"])
         for p in result["series"]
-    ] == [(r["month"].date(), r["n"], r["s"], r["st"]) for r in series]
+    ] == [
+        (
+            r["period"].date() if isinstance(r["period"], datetime) else r["period"],
+            r["n"],
+            r["s"],
+            r["st"],
+        )
+        for r in series
+    ]
     assert {
         s["station_id"]: (s["plays"], s["airtime_seconds"]) for s in result["top_stations"]
     } == {
@@ -718,34 +727,8 @@ def test_stations_by_day_and_week_over_whole_months_equal_a_direct_count(parties
             # the weekly series' whole weeks (24 February - 30 March) from their week rows
             assert ("detections_stationweekly" in sql) == (granularity == "week")
             plays = edges.filter(station__region=filters["region"]) if filters else edges
-            # and the series and every station's numbers equal a direct count
-            series = (
-                plays.annotate(period=trunc("started_at"))
-                .values("period")
-                .annotate(
-                    n=Count("id"), s=Sum("duration_seconds"), st=Count("station", distinct=True)
-                )
-                .order_by("period")
-            )
-            assert [
-                (p["period"], p["plays"], p["airtime_seconds"], p["distinct_stations"])
-                for p in result["series"]
-            ] == [
-                (
-                    r["period"].date() if isinstance(r["period"], datetime) else r["period"],
-                    r["n"],
-                    r["s"],
-                    r["st"],
-                )
-                for r in series
-            ]
-            assert {
-                s["station_id"]: (s["plays"], s["airtime_seconds"]) for s in result["top_stations"]
-            } == {
-                r["station"]: (r["n"], r["s"])
-                for r in plays.values("station").annotate(n=Count("id"), s=Sum("duration_seconds"))
-            }
-            assert result["totals"]["plays"] == plays.count()
+            # and the series and every other number equal a direct count
+            _assert_rollup_equals_direct_count(result, plays, trunc)
 
 
 def test_a_station_moved_to_another_region_is_counted_there_once_restated(parties):
