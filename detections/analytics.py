@@ -47,8 +47,11 @@ Rollups are maintained rows, not queries over PlayLog:
   its pending count changed.
 
 A play counts once it exists and until it is rejected; its day is the Africa/Accra date
-(settings.TIME_ZONE) of its start. `rollups_rebuild` recounts a range of days from PlayLog
-(backfill, repair), and a test pins deltas and recount to the same numbers.
+(settings.TIME_ZONE) of its start. While a play is on air the tracker extends it every
+window; a change of its airtime alone waits (`play_rollup_deferred`) until it grows past a
+multiple of DETECTIONS_ROLLUP_AIRTIME_STEP_SECONDS, and `play_close` settles the rest.
+`rollups_rebuild` recounts a range of days from PlayLog (backfill, repair), and a test
+pins deltas and recount to the same numbers.
 
 Cached reads (analytics_selectors) are keyed by version numbers that these services bump
 on commit: one per station, one for everything and one for rebuilds. Changes to today's
@@ -61,7 +64,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -189,6 +192,10 @@ class _Recounted:
     tracks: dict[int, tuple[int, Decimal]]
     station: tuple[int, Decimal]
     pending: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.pending or any(self.station) or any(any(c) for c in self.tracks.values()))
 
 
 def _station_day_recount(*, station_id: int, day: date, track_ids: set[int]) -> _Recounted:
@@ -580,12 +587,32 @@ def _artists_of(track_ids: set[int]) -> dict[int, int]:
         return dict(cursor.fetchall())
 
 
-def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
+def play_rollup_deferred(*, before: RollupShare | None, play: PlayLog) -> bool:
+    """Whether this change of an open play may stay out of the rollups for now: only its
+    airtime grew, and not past a multiple of DETECTIONS_ROLLUP_AIRTIME_STEP_SECONDS.
+
+    Rollups are recounted from PlayLog, so the airtime left out is counted by the next
+    recount of the play's cell: a later step, any other change of the play or of its
+    cell, and at the latest `play_close` (which settles). Airtime only grows while a play
+    is extended, so the rollups hold all but less than one step of an open play's."""
+    step = settings.DETECTIONS_ROLLUP_AIRTIME_STEP_SECONDS
+    after = play_rollup_snapshot(play)
+    if step <= 0 or not play.is_open or before is None or after is None:
+        return False
+    if replace(before, airtime=after.airtime) != after or after.airtime < before.airtime:
+        return False
+    return before.airtime // step == after.airtime // step
+
+
+def play_rollup_changed(*, before: RollupShare | None, play: PlayLog, settle: bool = False) -> None:
     """Brings the rollup cells the play was and is in up to date (recounted from PlayLog),
     bumps the cache versions on commit, and records a first play (notice to the artist)
-    when the play is, or just became, verified. Call inside the transaction of the change."""
+    when the play is, or just became, verified. Call inside the transaction of the change.
+
+    ``settle``: recount the play's cell even if its share did not change, because airtime
+    of it may have been deferred (`play_rollup_deferred`; `play_close` settles)."""
     after = play_rollup_snapshot(play)
-    if before == after:
+    if before == after and not settle:
         return
     cells: dict[tuple[int, date], set[int]] = defaultdict(set)
     for share in (before, after):
@@ -600,8 +627,12 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
         summaries[rows][key] = (n + plays, a + airtime)
 
     artists = _artists_of(set().union(*cells.values()))
+    moved: set[tuple[int, date]] = set()  # the cells whose recount changed anything
     for (station_id, day), track_ids in sorted(cells.items()):
         recounted = _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
+        if not recounted.changed:
+            continue
+        moved.add((station_id, day))
         month, year = day.replace(day=1), date(day.year, 1, 1)
         for track_id, (plays, airtime) in recounted.tracks.items():
             add(_TRACK_DAYS, (day, track_id), plays, airtime)
@@ -616,11 +647,12 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog) -> None:
         add(_STATION_MONTHS, (month, station_id), *recounted.station)
         add(_STATION_WEEKS, (week_of(day), station_id), *recounted.station)
         backlog[station_id] += recounted.pending
-    for rows in _SUMMARIES:
-        _summary_add(rows, summaries[rows])
-    _spans_update(summaries[_TRACK_DAYS])
-    _review_backlog_add(backlog)
-    _versions_bump_on_commit(set(cells))
+    if moved:
+        for rows in _SUMMARIES:
+            _summary_add(rows, summaries[rows])
+        _spans_update(summaries[_TRACK_DAYS])
+        _review_backlog_add(backlog)
+        _versions_bump_on_commit(moved)
     if (
         after is not None
         and after.verified

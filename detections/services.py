@@ -449,7 +449,8 @@ def _play_extend(*, play: PlayLog, obs: Observation, duration: float | None) -> 
         play.is_open = True
         play.closed_at = None
     play.save()
-    analytics.play_rollup_changed(before=share, play=play)  # rollups: after the change
+    if not analytics.play_rollup_deferred(before=share, play=play):
+        analytics.play_rollup_changed(before=share, play=play)  # rollups: after the change
     return True
 
 
@@ -690,7 +691,8 @@ def play_close(*, play: PlayLog) -> PlayLog:
     play.is_open = False
     play.closed_at = timezone.now()
     play.save()
-    analytics.play_rollup_changed(before=share, play=play)  # rollups: after the change
+    # Settled: the airtime its extensions deferred is counted now.
+    analytics.play_rollup_changed(before=share, play=play, settle=True)
     _play_broadcast(play=play, event="play.ended")
     return play
 

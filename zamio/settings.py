@@ -531,6 +531,11 @@ DETECTIONS_CROSSFADE_SECONDS = env.integer("DETECTIONS_CROSSFADE_SECONDS", 8)
 # A song first heard this soon after its second 0 aired (talk over the intro, a window
 # too short to be sure) is dated from its second 0.
 DETECTIONS_START_BACKFILL_SECONDS = env.integer("DETECTIONS_START_BACKFILL_SECONDS", 20)
+# An open play's airtime reaches the rollups each time it grows past a multiple of this
+# (and in full when the play ends), not with every window that extends it: a recount
+# touches every summary table, and live capture extends a play every hop. Rollups of
+# today may lag the airtime of plays still on air by up to this; 0 counts every window.
+DETECTIONS_ROLLUP_AIRTIME_STEP_SECONDS = env.integer("DETECTIONS_ROLLUP_AIRTIME_STEP_SECONDS", 30)
 # Plays shorter than this are kept but not royalty-bearing.
 DETECTIONS_MIN_ROYALTY_SECONDS = env.integer("DETECTIONS_MIN_ROYALTY_SECONDS", 20)
 DETECTIONS_MATCHCACHE_RETENTION_DAYS = env.integer("DETECTIONS_MATCHCACHE_RETENTION_DAYS", 30)

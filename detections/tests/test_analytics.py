@@ -333,6 +333,49 @@ def test_rollups_equal_a_direct_count_after_growth_closes_reviews_disputes_and_c
     assert track_spans() == spans
 
 
+@pytest.mark.parametrize("step", [30, 0])
+def test_an_open_plays_airtime_reaches_the_rollups_by_steps_and_in_full_when_it_ends(
+    parties, settings, step
+):
+    """Live capture extends a play every window; its airtime alone is counted each time it
+    grows past a step (not every window), and all of it once the play ends."""
+    settings.DETECTIONS_ROLLUP_AIRTIME_STEP_SECONDS = step
+    _rebuild_with_own_play(parties, date(2025, 3, 1), date(2025, 3, 31))
+    station, song = StationFactory(), TrackFactory(duration_seconds=300.0)
+    lags = []
+    for at in range(0, 150, 5):
+        _feed(station, song, at, at)
+        play = PlayLog.objects.filter(track=song).first()
+        if play is None:
+            continue  # not confirmed yet
+        assert play.is_open
+        cell = PlayDaily.objects.get(station=station, track=song)
+        assert cell.plays == 1
+        for rolled in (
+            cell.airtime_seconds,
+            TrackDaily.objects.get(track=song).airtime_seconds,
+            StationDaily.objects.get(station=station).airtime_seconds,
+            TrackMonthly.objects.get(track=song).airtime_seconds,
+            ArtistDaily.objects.get(artist_id=song.primary_artist_id).airtime_seconds,
+        ):
+            assert rolled == cell.airtime_seconds
+        lags.append(play.duration_seconds - cell.airtime_seconds)
+    assert len(lags) > 20
+    if step:
+        # Behind while on air, by less than one step; caught up at every step.
+        assert all(0 <= lag < step for lag in lags)
+        assert sum(lag > 0 for lag in lags) > len(lags) // 2
+        assert 0 in lags[5:]
+    else:
+        assert set(lags) == {0}
+    services.plays_close_open(station_id=station.pk, until=T0 + timedelta(days=30))
+    assert _rollup_cells() == _direct_cells()
+    assert _summaries() == _direct_summaries()
+    assert _monthly_cells() == _direct_monthly_cells()
+    assert _yearly_cells() == _direct_yearly_cells()
+    assert_artist_summaries_equal_a_direct_count()
+
+
 def test_a_decrease_of_a_summary_row_never_filled_recounts_it(parties):
     # Given counted plays whose day, month and year summaries were never filled (written
     # by other means), and one of the plays rejected
