@@ -39,7 +39,7 @@ from detections.models import (
     VerificationStatus,
     WindowMatch,
 )
-from fingerprinting.engine import MIN_QUERY_SECONDS, FingerprintError, Match, decode
+from fingerprinting.engine import MIN_QUERY_SECONDS, SPEC, FingerprintError, Match, decode
 from fingerprinting.services import samples_identify
 from tracks.models import Track
 from users.models import User
@@ -379,16 +379,22 @@ def _play_continued(
     the play stopped being heard, as when the DJ cuts a song and plays it again or a song
     faded out early is aired once more. A repeated stretch inside an airing puts second 0
     well before the play's last heard moment, unless it repeats the song's first seconds.
-    Such an observation goes to confirmation like any new airing's.
+    Such an observation goes to confirmation like any new airing's. So does one heard
+    after windows listened for longer than DETECTIONS_MAX_GAP_SECONDS without hearing the
+    play: time no window listened to (between sampled captures, an outage) does not
+    count, since nothing could hear the song then.
     """
     if not duration:
         return None
     tolerance = settings.DETECTIONS_ALIGNMENT_TOLERANCE_SECONDS
     crossfade = settings.DETECTIONS_CROSSFADE_SECONDS
     heard_start, heard_end = _epoch(obs.heard_start), _epoch(obs.heard_end)
-    recent = obs.heard_start - timedelta(seconds=settings.DETECTIONS_MAX_GAP_SECONDS)
+    longest_run = duration / (1.0 - SPEC.max_speed_change) + tolerance
     for play in _plays_locked().filter(
-        station_id=station_id, track_id=track_id, ended_at__gte=recent
+        station_id=station_id,
+        track_id=track_id,
+        alignment__gte=heard_end - longest_run,
+        alignment__lte=heard_start + tolerance,
     ):
         run_end = play.alignment + duration / play.speed
         begun_again = obs.alignment >= _epoch(play.ended_at) - crossfade
@@ -397,9 +403,34 @@ def _play_continued(
             not begun_again
             and play.alignment - tolerance <= heard_start
             and heard_end <= run_end + tolerance
+            and _listened_seconds(station_id=station_id, start=play.ended_at, end=obs.heard_start)
+            <= settings.DETECTIONS_MAX_GAP_SECONDS
         ):
             return play
     return None
+
+
+def _listened_seconds(*, station_id: int, start: datetime, end: datetime) -> float:
+    """How much of [start, end) the station's windows covered (overlaps counted once)."""
+    if end <= start:
+        return 0.0
+    windows = (
+        MatchCache.objects.filter(
+            station_id=station_id,
+            captured_at__gte=start - timedelta(seconds=settings.DETECTIONS_WINDOW_SECONDS),
+            captured_at__lt=end,
+        )
+        .order_by("captured_at")
+        .values_list("captured_at", "window_seconds")
+    )
+    listened, reached = 0.0, start
+    for captured_at, seconds in windows:
+        begin = max(captured_at, reached)
+        finish = min(captured_at + timedelta(seconds=seconds), end)
+        if finish > begin:
+            listened += (finish - begin).total_seconds()
+            reached = finish
+    return listened
 
 
 def _start_estimate(*, window: MatchCache, heard_start: datetime, alignment: float) -> datetime:

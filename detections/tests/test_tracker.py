@@ -319,6 +319,57 @@ def test_sampled_capture_extends_a_play_to_the_next_sample_but_not_past_the_song
     assert _secs(natural.started_at) == 110
 
 
+def test_under_sampled_capture_a_repeated_chorus_in_a_later_sample_does_not_split_the_play():
+    """20 s samples every 60 s: the third sample hears the song's repeated chorus, whose
+    audio is that of 0:40-1:10, so its three windows agree on an alignment 60 s late. The
+    airing's run still covers them, the song was heard 40 s earlier, and no window
+    listened in between: one airing, as under continuous capture."""
+    station = StationFactory(sample_seconds=20, sample_interval_seconds=60)
+    song = TrackFactory(duration_seconds=240.0)
+    for sample in (0, 60):
+        for at in (sample, sample + 5, sample + 10):
+            _feed(station, song, at, at)
+    for at in (120, 125, 130):  # the chorus of 0:40 again, at 2:00
+        _feed(station, song, at, at - 60)
+    for at in (180, 185, 190):
+        _feed(station, song, at, at)
+
+    play = PlayLog.objects.get()
+    assert (_secs(play.started_at), _secs(play.ended_at), play.window_count) == (0, 200, 12)
+    assert not WindowMatch.objects.filter(play__isnull=True).exists()
+
+
+def test_under_sampled_capture_a_song_begun_again_in_a_later_sample_is_a_new_play():
+    """The same samples, but the third hears the song from its start: begun again."""
+    station = StationFactory(sample_seconds=20, sample_interval_seconds=60)
+    song = TrackFactory(duration_seconds=240.0)
+    for sample in (0, 60):
+        for at in (sample, sample + 5, sample + 10):
+            _feed(station, song, at, at)
+    for at in (120, 125, 130):  # from second 0 again at 1:58
+        _feed(station, song, at, at - 118)
+
+    first, second = PlayLog.objects.order_by("started_at")
+    assert (_secs(first.started_at), _secs(second.started_at)) == (0, 118)
+
+
+def test_a_song_heard_again_mid_run_after_a_minute_of_listening_is_a_new_airing():
+    """Continuous capture: a song unheard for longer than the gap allowance, with windows
+    listening all along, is not continued by a later stretch of it, even one that lies
+    within its first airing's run and did not begin it again (a DJ going back to it after
+    a minute of something else): that is a new airing."""
+    station, other = StationFactory(), TrackFactory(duration_seconds=600.0)
+    song = TrackFactory(duration_seconds=600.0)
+    for at in range(0, 35, 5):
+        _feed(station, song, at, at)
+    for at in range(40, 100, 5):  # something else for a minute
+        _feed(station, other, at, at)
+    for at in range(100, 135, 5):  # the song's 1:15 on, at 1:40
+        _feed(station, song, at, at - 25)
+
+    assert PlayLog.objects.filter(track=song).count() == 2
+
+
 def test_talk_over_an_intro_dates_the_play_from_the_songs_start():
     station, track = StationFactory(), TrackFactory(duration_seconds=200.0)
     _feed(station, None, 0, 0)
