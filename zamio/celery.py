@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import celeryd_after_setup
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zamio.settings")
 
@@ -18,3 +19,24 @@ def _load_schedule(sender, **kwargs):
 
 
 app.on_after_configure.connect(_load_schedule)
+
+
+# Queues whose tasks match audio against the catalogue (see CELERY_TASK_ROUTES).
+MATCHING_QUEUES = frozenset({"fingerprint"})
+
+
+def warm_up_matching(sender=None, instance=None, **kwargs) -> bool:
+    """A worker that consumes a matching queue compiles the engine's kernels before its
+    pool starts (about 4 s of CPU), so no capture task's first window waits for that;
+    the pool's processes are forked from it and inherit them. Returns whether it did."""
+    amqp = instance.app.amqp
+    consumed = set(amqp.queues.consume_from or amqp.queues)
+    if not consumed & MATCHING_QUEUES:
+        return False
+    from fingerprinting.engine import warm_up
+
+    warm_up()
+    return True
+
+
+celeryd_after_setup.connect(warm_up_matching)
