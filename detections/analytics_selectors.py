@@ -807,37 +807,73 @@ def _live_period(date_to: date) -> int | None:
     return int(time.time() // seconds)
 
 
-def _cache_key(scope: Scope, q: RollupQuery, kind: str) -> str:
+@dataclass(frozen=True, slots=True)
+class _Key:
+    """Where an answer is cached. For one reaching today (`_live_period`), also its live
+    period and where the latest answer to the same question, of any period, is kept."""
+
+    name: str
+    period: int | None = None
+    latest: str | None = None
+
+
+def _key(prefix: str, parts: list, date_to: date) -> _Key:
+    raw = json.dumps(parts, cls=DjangoJSONEncoder, sort_keys=True)
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    period = _live_period(date_to)
+    if period is None:
+        return _Key(f"{prefix}:{digest}")
+    return _Key(f"{prefix}:{digest}:{period}", period, f"{prefix}:{digest}:latest")
+
+
+def _cache_key(scope: Scope, q: RollupQuery, kind: str) -> _Key:
     if scope.name == "station":
         station_keys = [version_key_station(s) for s in scope.station_ids or ()]
         versions = _versions([VERSION_REBUILD, *station_keys])
     else:
         versions = _versions([VERSION_ALL])
-    raw = json.dumps(
-        [
-            kind,
-            scope.name,
-            scope.station_ids,
-            scope.user_id,
-            q.__dict__,
-            versions,
-            _live_period(q.date_to),
-        ],
-        cls=DjangoJSONEncoder,
-        sort_keys=True,
+    return _key(
+        f"analytics:{kind}",
+        [kind, scope.name, scope.station_ids, scope.user_id, q.__dict__, versions],
+        q.date_to,
     )
-    return f"analytics:{kind}:{hashlib.sha256(raw.encode()).hexdigest()}"
 
 
-def _cached(key: Callable[[], str], compute: Callable[[], bytes], *, seconds: int) -> bytes:
-    """compute(), kept `seconds` under key() (which reads the versions: not when off)."""
+# How long one request may hold the right to compute a live answer (then anyone may).
+_COMPUTING_SECONDS = 30
+
+
+def _cached(key: Callable[[], _Key], compute: Callable[[], bytes], *, seconds: int) -> bytes:
+    """compute(), kept `seconds` under key() (which reads the versions: not when off).
+
+    An answer reaching today expires with its live period, at the same instant for every
+    dashboard asking it, and dashboards poll. So when a new period's answer is missing,
+    one request computes it while the others meanwhile get the previous period's (one
+    period older than the answer they would have waited for), instead of all computing
+    the same answer at once. Nothing older is served, and a version bump (a change to an
+    earlier day, a rebuild) changes the key, so it never serves an answer it outdated."""
     if seconds <= 0:
         return compute()
-    cache_key = key()
-    result = cache.get(cache_key)
-    if result is None:
+    k = key()
+    result = cache.get(k.name)
+    if result is not None:
+        return result
+    computing = None
+    if k.latest is not None:
+        computing = f"{k.name}:computing"
+        if not cache.add(computing, 1, timeout=_COMPUTING_SECONDS):
+            computing = None  # another request is at it
+            latest = cache.get(k.latest)
+            if latest is not None and latest[0] >= k.period - 1:
+                return latest[1]
+    try:
         result = compute()
-        cache.set(cache_key, result, timeout=seconds)
+        cache.set(k.name, result, timeout=seconds)
+        if k.latest is not None:
+            cache.set(k.latest, (k.period, result), timeout=seconds)
+    finally:
+        if computing is not None:
+            cache.delete(computing)
     return result
 
 
@@ -939,17 +975,9 @@ def detection_health_rendered(
     ANALYTICS_CACHE_SECONDS says ("streams down" is a live number), and until a play or
     the health rows change."""
 
-    def key() -> str:
-        raw = json.dumps(
-            [
-                kind,
-                sorted(query.items()),
-                _versions([VERSION_ALL]),
-                _live_period(query["date_to"]),
-            ],
-            cls=DjangoJSONEncoder,
-        )
-        return f"analytics:health:{hashlib.sha256(raw.encode()).hexdigest()}"
+    def key() -> _Key:
+        parts = [kind, sorted(query.items()), _versions([VERSION_ALL])]
+        return _key("analytics:health", parts, query["date_to"])
 
     return _cached(
         key,

@@ -1005,6 +1005,76 @@ def test_todays_changes_show_within_the_live_period_and_earlier_ones_at_once(par
     assert plays_for(parties.station_user) == first - 2 == counted()
 
 
+def test_a_new_live_period_is_computed_once_while_others_get_the_last_periods_answer(
+    parties, settings
+):
+    """Dashboards poll on the same clock, so every answer reaching today expires at the
+    same instant: while one request computes the new period's answer, the others get the
+    previous period's, never an older one, and never one a correction outdated."""
+    import time
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from detections import analytics_selectors
+
+    settings.ANALYTICS_LIVE_SECONDS = live = 3
+    now, today = timezone.now().replace(microsecond=0), timezone.localdate()
+    start_of_today = timezone.make_aware(datetime.combine(today, datetime.min.time()))
+    plays = {
+        name: PlayLogFactory(
+            station=parties.station,
+            track=parties.track,
+            started_at=at,
+            ended_at=at + timedelta(seconds=200),
+            duration_seconds=Decimal(200),
+            verification_status="verified",
+        )
+        for name, at in (
+            ("today", max(now - timedelta(minutes=30), start_of_today)),
+            ("yesterday", start_of_today - timedelta(hours=3)),
+        )
+    }
+    analytics.rollups_rebuild(date_from=today - timedelta(days=1), date_to=today)
+    query = RollupQuery(date_from=today - timedelta(days=6), date_to=today)
+    renders, plays_for = _cached_totals(query, kind="swr")
+    scope = analytics_selectors.scope_for(user=parties.station_user)
+
+    def computing() -> str:  # what a request computing the current answer holds
+        return analytics_selectors._cache_key(scope, query, "swr").name + ":computing"
+
+    def next_period() -> None:
+        time.sleep(live - time.time() % live + 0.05)
+
+    def reject(name: str) -> None:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            services.play_review(actor=parties.support, play_id=plays[name].pk, status="rejected")
+
+    next_period()
+    first = plays_for(parties.station_user)
+    reject("today")  # shows in the next period
+    next_period()
+    # Another request is computing this period's answer: this one gets the last one.
+    assert cache.add(computing(), 1)
+    assert plays_for(parties.station_user) == first
+    assert len(renders) == 1
+    cache.delete(computing())
+    assert plays_for(parties.station_user) == first - 1
+    assert len(renders) == 2
+    # Two periods on, the latest answer is too old to stand in: computed.
+    next_period()
+    next_period()
+    assert cache.add(computing(), 1)
+    assert plays_for(parties.station_user) == first - 1
+    assert len(renders) == 3
+    # A correction of an earlier day bumps the version: the answer it outdated is not
+    # served, even while another request is computing the new one.
+    reject("yesterday")
+    assert cache.add(computing(), 1)
+    assert plays_for(parties.station_user) == first - 2
+    assert len(renders) == 4
+
+
 def test_a_play_starting_at_midnight_counts_in_its_own_day(parties):
     # Given a play that starts at midnight to the second (Accra time), counted as it is made
     # (on SQLite, where dates compare as text, a raw bound once put it in the day before)
