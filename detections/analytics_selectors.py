@@ -839,41 +839,33 @@ def _cache_key(scope: Scope, q: RollupQuery, kind: str) -> _Key:
     )
 
 
-# How long one request may hold the right to compute a live answer (then anyone may).
-_COMPUTING_SECONDS = 30
-
-
 def _cached(key: Callable[[], _Key], compute: Callable[[], bytes], *, seconds: int) -> bytes:
     """compute(), kept `seconds` under key() (which reads the versions: not when off).
 
     An answer reaching today expires with its live period, at the same instant for every
     dashboard asking it, and dashboards poll. So when a new period's answer is missing,
-    one request computes it while the others meanwhile get the previous period's (one
-    period older than the answer they would have waited for), instead of all computing
-    the same answer at once. Nothing older is served, and a version bump (a change to an
-    earlier day, a rebuild) changes the key, so it never serves an answer it outdated."""
+    the first request of the period computes it (it takes the period's "computing" mark)
+    while the others meanwhile get the previous period's (one period older than the
+    answer they would have waited for), instead of all computing the same answer at once.
+    Nothing older is served, and a version bump (a change to an earlier day, a rebuild)
+    changes the key, so it never serves an answer it outdated."""
     if seconds <= 0:
         return compute()
     k = key()
     result = cache.get(k.name)
     if result is not None:
         return result
-    computing = None
+    if k.latest is not None and not cache.add(
+        f"{k.name}:computing", 1, timeout=settings.ANALYTICS_LIVE_SECONDS
+    ):
+        latest = cache.get(k.latest)
+        if latest is not None and latest[0] >= k.period - 1:
+            return latest[1]
+    result = compute()
+    fresh = {k.name: result}
     if k.latest is not None:
-        computing = f"{k.name}:computing"
-        if not cache.add(computing, 1, timeout=_COMPUTING_SECONDS):
-            computing = None  # another request is at it
-            latest = cache.get(k.latest)
-            if latest is not None and latest[0] >= k.period - 1:
-                return latest[1]
-    try:
-        result = compute()
-        cache.set(k.name, result, timeout=seconds)
-        if k.latest is not None:
-            cache.set(k.latest, (k.period, result), timeout=seconds)
-    finally:
-        if computing is not None:
-            cache.delete(computing)
+        fresh[k.latest] = (k.period, result)
+    cache.set_many(fresh, timeout=seconds)
     return result
 
 

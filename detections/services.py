@@ -398,10 +398,10 @@ def _play_continued(
     ):
         run_end = play.alignment + duration / play.speed
         begun_again = obs.alignment >= _epoch(play.ended_at) - crossfade
-        # Wholly inside the airing's run: a song started again as it ends is a new airing.
+        # Wholly inside the airing's run (its start is in the filter): a song started
+        # again as it ends is a new airing.
         if (
             not begun_again
-            and play.alignment - tolerance <= heard_start
             and heard_end <= run_end + tolerance
             and _listened_seconds(station_id=station_id, start=play.ended_at, end=obs.heard_start)
             <= settings.DETECTIONS_MAX_GAP_SECONDS

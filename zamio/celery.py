@@ -25,18 +25,15 @@ app.on_after_configure.connect(_load_schedule)
 MATCHING_QUEUES = frozenset({"fingerprint"})
 
 
-def warm_up_matching(sender=None, instance=None, **kwargs) -> bool:
+def warm_up_matching(sender=None, instance=None, **kwargs) -> None:
     """A worker that consumes a matching queue compiles the engine's kernels before its
     pool starts (about 4 s of CPU), so no capture task's first window waits for that;
-    the pool's processes are forked from it and inherit them. Returns whether it did."""
+    the pool's processes are forked from it and inherit them."""
     amqp = instance.app.amqp
-    consumed = set(amqp.queues.consume_from or amqp.queues)
-    if not consumed & MATCHING_QUEUES:
-        return False
-    from fingerprinting.engine import warm_up
+    if set(amqp.queues.consume_from or amqp.queues) & MATCHING_QUEUES:
+        from fingerprinting.engine import warm_up
 
-    warm_up()
-    return True
+        warm_up()
 
 
 celeryd_after_setup.connect(warm_up_matching)
