@@ -20,7 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 
 from fingerprinting.engine import FINGERPRINT_VERSION, FingerprintError, Index
 from fingerprinting.models import TrackFingerprint
@@ -76,6 +76,8 @@ class CatalogIndex:
                         self.index.remove(track_id)
                     self.index.add(track_id, bytes(data))
                     self.synced[track_id] = updated_at
+            if gone or changed:
+                self.index.flush()
             self.generation = generation
             self.checked_at = time.monotonic()
             if gone or changed:
@@ -135,6 +137,26 @@ def catalog_index() -> CatalogIndex:
                 _shared = CatalogIndex()
     _shared.refresh()
     return _shared
+
+
+def catalog_index_preload() -> int | None:
+    """Loads the process's index now, for a worker about to take matching work or to fork
+    the processes that will: its first window then does not wait for the catalogue
+    (minutes of blobs for a large one without a snapshot), and forked processes inherit
+    the index, sharing its arrays copy-on-write instead of each building its own.
+
+    Closes this thread's database connections afterwards, so that no forked process
+    inherits a connection in use. Returns how many tracks are indexed, or None when the
+    database could not be read (the index then loads on the first match, as before)."""
+    try:
+        indexed = len(catalog_index().index)
+    except DatabaseError as exc:
+        logger.warning("fingerprint index not preloaded (%s); it loads on the first match", exc)
+        return None
+    finally:
+        connections.close_all()
+    logger.info("fingerprint index preloaded: %d tracks", indexed)
+    return indexed
 
 
 def catalog_index_reset() -> None:

@@ -26,14 +26,18 @@ MATCHING_QUEUES = frozenset({"fingerprint"})
 
 
 def warm_up_matching(sender=None, instance=None, **kwargs) -> None:
-    """A worker that consumes a matching queue compiles the engine's kernels before its
-    pool starts (about 4 s of CPU), so no capture task's first window waits for that;
-    the pool's processes are forked from it and inherit them."""
+    """A worker that consumes a matching queue gets ready before its pool starts: it
+    compiles the engine's kernels (about 4 s of CPU) and loads the catalogue index, so
+    no capture task's first window waits for either. The pool's processes are forked
+    from it and inherit both: one copy of the index's arrays, shared copy-on-write,
+    instead of one built by each process."""
     amqp = instance.app.amqp
     if set(amqp.queues.consume_from or amqp.queues) & MATCHING_QUEUES:
+        from fingerprinting.catalog_index import catalog_index_preload
         from fingerprinting.engine import warm_up
 
         warm_up()
+        catalog_index_preload()
 
 
 celeryd_after_setup.connect(warm_up_matching)

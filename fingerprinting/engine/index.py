@@ -107,6 +107,12 @@ class Index:
             self.add(track_id, fp)
         self._flush(force=True)
 
+    def flush(self) -> None:
+        """Sorts the tracks added since the last lookup into the index now, as that lookup
+        would first: a process that will fork its matchers does it once, before they
+        inherit the arrays, rather than each of them making its own sorted copy."""
+        self._flush()
+
     def remove(self, track_id: int) -> bool:
         """Forget ``track_id``; returns whether it was indexed."""
         slot = self._slot_of.pop(int(track_id), None)

@@ -1,24 +1,41 @@
-"""Celery workers that match audio compile the engine's kernels before their pool starts."""
+"""Celery workers that match audio get ready before their pool starts: they compile the
+engine's kernels and load the catalogue index, which the pool's processes inherit."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import pytest
+
+from fingerprinting.engine import FINGERPRINT_VERSION, decode, fingerprint
+from fingerprinting.models import TrackFingerprint
+from fingerprinting.tests.engine.synth import song
+from tests.processes import ROOT, process_env
+from tracks.tests.factories import TrackFactory
+
+# Seeds of the catalogue's songs; the forked process is asked for a clip of the second.
+SEEDS = (3, 5, 8)
 
 _SCRIPT = """
 import os
+import sys
+
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zamio.settings")
 django.setup()
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from numba.core.registry import CPUDispatcher
 
-from fingerprinting.engine import Index, Matcher, decode, fingerprint, kernels
+from fingerprinting import catalog_index as shared
+from fingerprinting.engine import decode, kernels
+from fingerprinting.services import samples_identify
 from fingerprinting.tests.engine.synth import song
 from zamio.celery import app
+
+tracks = {int(seed): int(pk) for seed, pk in (a.split("=") for a in sys.argv[1:])}
 
 
 def compiled():
@@ -35,29 +52,55 @@ def started(*queues):
 
 started("payouts", "royalties", "default")
 assert not any(compiled().values()), compiled()
+assert shared._shared is None, "a worker that does not match loaded the catalogue"
 started("capture", "fingerprint")
 warm = compiled()
 assert all(warm.values()), warm
+loaded = shared._shared
+assert loaded is not None and sorted(loaded.index.track_ids) == sorted(tracks.values())
+assert connection.connection is None, "the worker kept a connection its pool would inherit"
+# The sorted arrays the pool's processes will share.
+arrays = (loaded.index._keys, loaded.index._delta_keys)
 
 pid = os.fork()  # as the prefork pool starts its processes
 if pid == 0:
-    index = Index()
-    index.add_many(
-        (100 + s, fingerprint(decode(song(s, 20.0, 44100), sample_rate=44100))) for s in range(70)
+    seed = sorted(tracks)[1]
+    query = decode(song(seed, 20.0, 44100)[5 * 44100 : 15 * 44100], sample_rate=44100)
+    with CaptureQueriesContext(connection) as queries:
+        found = samples_identify(query)
+    ok = (
+        found
+        and found[0].track_id == tracks[seed]
+        and shared._shared is loaded  # the inherited index, not a new one
+        and all(a is b for a, b in zip((loaded.index._keys, loaded.index._delta_keys), arrays))
+        and not queries.captured_queries  # nothing read from the catalogue again
+        and compiled() == warm
     )
-    query = decode(song(3, 20.0, 44100)[5 * 44100 : 15 * 44100], sample_rate=44100)
-    found = Matcher(index).match(query)[0].track_id == 103
-    os._exit(0 if found and compiled() == warm else 1)
+    os._exit(0 if ok else 1)
 _, status = os.waitpid(pid, 0)
-assert os.waitstatus_to_exitcode(status) == 0, "the forked process compiled again"
+assert os.waitstatus_to_exitcode(status) == 0, "the forked process did not use what it inherited"
 print("ok")
 """
 
 
-def test_a_matching_worker_compiles_the_kernels_for_its_pool_and_others_do_not():
+@pytest.mark.django_db(transaction=True)  # the worker reads the catalogue the test commits
+def test_a_matching_worker_prepares_the_kernels_and_the_index_for_its_pool(tmp_path):
+    tracks = {}
+    for seed in SEEDS:
+        fp = fingerprint(decode(song(seed, 20.0, 44100), sample_rate=44100))
+        track = TrackFactory(fingerprint_status="ready")
+        TrackFingerprint.objects.create(
+            track=track,
+            version=FINGERPRINT_VERSION,
+            data=fp.to_bytes(),
+            hash_count=len(fp),
+            duration_seconds=fp.duration,
+        )
+        tracks[seed] = track.pk
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
+        [sys.executable, "-c", _SCRIPT, *(f"{seed}={pk}" for seed, pk in tracks.items())],
         cwd=ROOT,
+        env=process_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=600,

@@ -26,6 +26,7 @@ from django.db import close_old_connections, connection
 
 from detections import services
 from detections.models import PlaySource
+from fingerprinting.catalog_index import catalog_index_preload
 from fingerprinting.engine import warm_up
 
 logger = logging.getLogger("detections.capture")
@@ -100,8 +101,10 @@ class CaptureWorker:
         self.ttl = settings.DETECTIONS_CAPTURE_LEASE_SECONDS
 
     def run(self, *, stop: threading.Event, seconds: float | None = None) -> None:
-        # Compiled before any station is leased, so the first windows are not late.
+        # Compiled and loaded before any station is leased, so the first windows are not
+        # late.
         warm_up()
+        catalog_index_preload()
         deadline = time.monotonic() + seconds if seconds else None
         # Renew well before expiry: a third of the lease leaves two tries to spare.
         every = max(1.0, self.ttl / 3)
