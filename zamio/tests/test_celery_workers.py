@@ -108,3 +108,41 @@ def test_a_matching_worker_prepares_the_kernels_and_the_index_for_its_pool(tmp_p
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+_UNREADABLE = """
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zamio.settings")
+django.setup()
+from fingerprinting import catalog_index as shared
+from zamio.celery import app
+
+worker = app.Worker(
+    hostname="fingerprint@test", queues=["fingerprint"], pool="solo", quiet=True,
+    redirect_stdouts=False,
+)
+worker.on_start()
+assert shared._shared is not None and len(shared._shared.index) == 0
+assert shared._shared.generation is None  # so the first match reads the catalogue again
+print("ok")
+"""
+
+
+def test_a_matching_worker_starts_when_the_catalogue_cannot_be_read(tmp_path):
+    env = process_env(tmp_path)
+    env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + "/zamio_no_such_database"
+    done = subprocess.run(
+        [sys.executable, "-c", _UNREADABLE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("ok")
+    assert "fingerprint index not preloaded" in done.stderr
