@@ -3,6 +3,9 @@ given back, through the same middleware as every other request."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
@@ -11,6 +14,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from tests.processes import ROOT, process_env
 from zamio.http import HttpHandler
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,3 +120,23 @@ def test_an_unknown_api_path_is_a_404_in_the_error_shape():
 
     assert start["status"] == 404
     assert b'"code":"not_found"' in b"".join(m["body"] for m in messages).replace(b" ", b"")
+
+
+def test_the_handler_imports_the_urlconf_when_it_starts_not_on_the_first_request(tmp_path):
+    # A worker process's first request would otherwise import every app's views (~0.3 s).
+    script = (
+        "import sys; import zamio.asgi; "
+        "assert 'zamio.urls' in sys.modules and 'detections.api.views' in sys.modules; "
+        "print('ok')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=process_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
