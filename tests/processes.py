@@ -63,6 +63,26 @@ def process_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def python_ok(
+    script: str, *argv: str, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Runs `python -c script argv...` from the repository with `env` (a fresh interpreter:
+    what a newly started process does) and fails the test, with the tail of its stderr,
+    unless it exits 0 with "ok" as the last line it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1:] == ["ok"], done.stdout[-2000:]
+    return done
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,6 +5,7 @@ its own numbers, caches follow changes, first plays and the daily digest."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -902,6 +903,33 @@ def _cached_totals(query: RollupQuery, *, kind: str):
     return renders, plays_for
 
 
+def _todays_plays(parties, times: dict[str, datetime]) -> tuple[dict[str, PlayLog], Callable]:
+    """(plays, reject): a verified 200 s play of the parties' track at their station at each
+    named time, counted in the rollups of yesterday and today; reject(name) rejects one
+    through the review service, as staff would."""
+    plays = {
+        name: PlayLogFactory(
+            station=parties.station,
+            track=parties.track,
+            started_at=at,
+            ended_at=at + timedelta(seconds=200),
+            duration_seconds=Decimal(200),
+            verification_status="verified",
+        )
+        for name, at in times.items()
+    }
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    analytics.rollups_rebuild(date_from=today - timedelta(days=1), date_to=today)
+
+    def reject(name: str) -> None:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            services.play_review(actor=parties.support, play_id=plays[name].pk, status="rejected")
+
+    return plays, reject
+
+
 def test_cached_answers_change_when_a_play_changes(parties):
     _seed(parties, n=20)
     query = _query()
@@ -951,27 +979,16 @@ def test_todays_changes_show_within_the_live_period_and_earlier_ones_at_once(par
     # (Ten minutes apart even just after midnight, where the first is clamped to today's
     # start: two plays of one track at one station at the same time are one airing.)
     first_today = max(now - timedelta(minutes=30), start_of_today)
-    plays = {}
-    for name, at in (
-        ("today", first_today),
-        ("today-2", first_today + timedelta(minutes=10)),
-        ("yesterday", start_of_today - timedelta(hours=3)),
-    ):
-        plays[name] = PlayLogFactory(
-            station=parties.station,
-            track=parties.track,
-            started_at=at,
-            ended_at=at + timedelta(seconds=200),
-            duration_seconds=Decimal(200),
-            verification_status="verified",
-        )
-    analytics.rollups_rebuild(date_from=today - timedelta(days=1), date_to=today)
+    plays, reject = _todays_plays(
+        parties,
+        {
+            "today": first_today,
+            "today-2": first_today + timedelta(minutes=10),
+            "yesterday": start_of_today - timedelta(hours=3),
+        },
+    )
     query = RollupQuery(date_from=today - timedelta(days=6), date_to=today)
     renders, plays_for = _cached_totals(query, kind="live")
-
-    def reject(name: str) -> None:
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            services.play_review(actor=parties.support, play_id=plays[name].pk, status="rejected")
 
     def counted() -> int:
         return (
@@ -1021,21 +1038,13 @@ def test_a_new_live_period_is_computed_once_while_others_get_the_last_periods_an
     settings.ANALYTICS_LIVE_SECONDS = live = 3
     now, today = timezone.now().replace(microsecond=0), timezone.localdate()
     start_of_today = timezone.make_aware(datetime.combine(today, datetime.min.time()))
-    plays = {
-        name: PlayLogFactory(
-            station=parties.station,
-            track=parties.track,
-            started_at=at,
-            ended_at=at + timedelta(seconds=200),
-            duration_seconds=Decimal(200),
-            verification_status="verified",
-        )
-        for name, at in (
-            ("today", max(now - timedelta(minutes=30), start_of_today)),
-            ("yesterday", start_of_today - timedelta(hours=3)),
-        )
-    }
-    analytics.rollups_rebuild(date_from=today - timedelta(days=1), date_to=today)
+    _, reject = _todays_plays(
+        parties,
+        {
+            "today": max(now - timedelta(minutes=30), start_of_today),
+            "yesterday": start_of_today - timedelta(hours=3),
+        },
+    )
     query = RollupQuery(date_from=today - timedelta(days=6), date_to=today)
     renders, plays_for = _cached_totals(query, kind="swr")
     scope = analytics_selectors.scope_for(user=parties.station_user)
@@ -1045,10 +1054,6 @@ def test_a_new_live_period_is_computed_once_while_others_get_the_last_periods_an
 
     def next_period() -> None:
         time.sleep(live - time.time() % live + 0.05)
-
-    def reject(name: str) -> None:
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            services.play_review(actor=parties.support, play_id=plays[name].pk, status="rejected")
 
     next_period()
     first = plays_for(parties.station_user)

@@ -3,15 +3,12 @@ engine's kernels and load the catalogue index, which the pool's processes inheri
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from fingerprinting.engine import FINGERPRINT_VERSION, decode, fingerprint
 from fingerprinting.models import TrackFingerprint
 from fingerprinting.tests.engine.synth import song
-from tests.processes import ROOT, process_env
+from tests.processes import process_env, python_ok
 from tracks.tests.factories import TrackFactory
 
 # Seeds of the catalogue's songs; the forked process is asked for a clip of the second.
@@ -97,17 +94,7 @@ def test_a_matching_worker_prepares_the_kernels_and_the_index_for_its_pool(tmp_p
             duration_seconds=fp.duration,
         )
         tracks[seed] = track.pk
-    done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, *(f"{seed}={pk}" for seed, pk in tracks.items())],
-        cwd=ROOT,
-        env=process_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    python_ok(_SCRIPT, *(f"{seed}={pk}" for seed, pk in tracks.items()), env=process_env(tmp_path))
 
 
 _UNREADABLE = """
@@ -134,15 +121,5 @@ print("ok")
 def test_a_matching_worker_starts_when_the_catalogue_cannot_be_read(tmp_path):
     env = process_env(tmp_path)
     env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + "/zamio_no_such_database"
-    done = subprocess.run(
-        [sys.executable, "-c", _UNREADABLE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    done = python_ok(_UNREADABLE, env=env)
     assert "fingerprint index not preloaded" in done.stderr

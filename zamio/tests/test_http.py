@@ -3,9 +3,6 @@ given back, through the same middleware as every other request."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
@@ -14,7 +11,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from tests.processes import ROOT, process_env
+from tests.processes import process_env, python_ok
 from zamio.http import HttpHandler
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -129,14 +126,5 @@ def test_the_handler_imports_the_urlconf_when_it_starts_not_on_the_first_request
         "assert 'zamio.urls' in sys.modules and 'detections.api.views' in sys.modules; "
         "print('ok')"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=process_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = python_ok(script, env=process_env(tmp_path), timeout=120)
     assert done.stdout.strip() == "ok"
