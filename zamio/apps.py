@@ -6,4 +6,4 @@ class ZamioConfig(AppConfig):
     verbose_name = "ZamIO platform"
 
     def ready(self) -> None:
-        from zamio import lookups  # noqa: F401  (registers field__any)
+        from zamio import database, lookups  # noqa: F401  (connection setup, field__any)
