@@ -1,6 +1,15 @@
 from django.db.models import QuerySet
 
 from users.models import AuditLog, Role, StaffRole, User
+from zamio import statements
+
+_USER_BY_ID = statements.CompiledInstance(User, lambda users, pk: users.filter(pk=pk))
+
+
+def user_by_id(*, user_id: int) -> User | None:
+    """The user with this id, every field loaded, or None (authentication reads it on
+    every request, see users.authentication; compiled once, zamio.statements)."""
+    return _USER_BY_ID.get(user_id)
 
 
 def users_visible_to(*, user: User) -> QuerySet[User]:

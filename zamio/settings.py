@@ -245,7 +245,7 @@ SIMPLE_JWT = {
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "users.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny by default: a view that forgets to say who may use it serves nobody.
