@@ -29,6 +29,7 @@ from stations.models import (
     StreamLink,
 )
 from users.models import Role, StaffRole, User
+from zamio import statements
 from zamio.errors import NotFound
 
 
@@ -40,11 +41,24 @@ def _is_station_account(user: User) -> bool:
     return bool(user and user.is_authenticated and user.role == Role.STATION)
 
 
+# Reads every request of a station account (or every station record request) makes,
+# compiled once (zamio.statements).
+_STATION_IDS_OF_USER = statements.Compiled(
+    lambda user_id: StationStaff.objects.filter(user_id=user_id).values_list("station_id")
+)
+_STATION = statements.CompiledInstance(Station, lambda stations, pk: stations.filter(pk=pk))
+_STATION_OF_MEMBER = statements.CompiledInstance(
+    Station,
+    lambda stations, pk, user_id: stations.filter(pk=pk, staff__user_id=user_id),
+    arity=2,
+)
+
+
 def station_ids_for_user(*, user: User) -> list[int]:
     """The stations a station account works for (one at most); [] for everyone else."""
     if not _is_station_account(user):
         return []
-    return list(StationStaff.objects.filter(user=user).values_list("station_id", flat=True))
+    return [station_id for (station_id,) in _STATION_IDS_OF_USER.rows(user.pk)]
 
 
 def station_of_user(*, user: User) -> Station | None:
@@ -140,13 +154,12 @@ def playlog_entries(*, playlog: StationPlaylog) -> QuerySet[StationPlaylogEntry]
 def station_records_get(*, user: User, station_id: int) -> Station:
     """A station whose own records (logs, documents, comparison) the user may read; 404
     for any other, so a station cannot learn which ids exist."""
-    stations = Station.objects.filter(pk=station_id)
-    if not _is_staff(user):
-        # One read: the station, if the user is on its staff (a station account).
-        if not _is_station_account(user):
-            raise NotFound("No such station.")
-        stations = stations.filter(staff__user=user)
-    station = stations.first()
+    if _is_staff(user):
+        station = _STATION.get(station_id)
+    elif _is_station_account(user):
+        station = _STATION_OF_MEMBER.get(station_id, user.pk)
+    else:
+        raise NotFound("No such station.")
     if station is None:
         raise NotFound("No such station.")
     return station
