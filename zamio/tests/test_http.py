@@ -128,3 +128,15 @@ def test_the_handler_imports_the_urlconf_when_it_starts_not_on_the_first_request
     )
     done = python_ok(script, env=process_env(tmp_path), timeout=120)
     assert done.stdout.strip() == "ok"
+
+
+def test_a_worker_freezes_what_it_built_at_start_out_of_the_collectors_way(tmp_path):
+    # Each full collection would walk every module, class and view the worker imported.
+    script = (
+        "import gc; import zamio.asgi; "
+        "frozen = gc.get_freeze_count(); alive = len(gc.get_objects()); "
+        "assert frozen > 100_000 and alive < frozen / 10, (frozen, alive); "
+        "print('ok')"
+    )
+    done = python_ok(script, env=process_env(tmp_path), timeout=120)
+    assert done.stdout.strip() == "ok"
