@@ -1,5 +1,6 @@
 """The Celery application. Tasks live in each app's tasks.py; the schedule in zamio.beat."""
 
+import gc
 import os
 
 from celery import Celery
@@ -40,4 +41,16 @@ def warm_up_matching(sender=None, instance=None, **kwargs) -> None:
         catalog_index_preload()
 
 
+def freeze_before_fork(sender=None, instance=None, **kwargs) -> None:
+    """Everything the worker has built by now (Django, the task modules, for a matching
+    worker the engine and the index) leaves the garbage collector's generations before the
+    pool forks. A pool process's collections would otherwise write to the header of every
+    object it inherited, copying the pages that hold them: a forked process of a worker
+    kept 89-90 MB to itself after a collection, 12-14 MB with the objects frozen."""
+    gc.collect()  # what is garbage already is not frozen with the rest
+    gc.freeze()
+
+
+# In this order: the matching worker's index is built before the objects are frozen.
 celeryd_after_setup.connect(warm_up_matching)
+celeryd_after_setup.connect(freeze_before_fork)

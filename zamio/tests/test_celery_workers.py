@@ -1,5 +1,6 @@
-"""Celery workers that match audio get ready before their pool starts: they compile the
-engine's kernels and load the catalogue index, which the pool's processes inherit."""
+"""Celery workers get ready before their pool starts: those that match audio compile the
+engine's kernels and load the catalogue index, which the pool's processes inherit; every
+worker freezes what it built out of the garbage collector's way before the pool forks."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tracks.tests.factories import TrackFactory
 SEEDS = (3, 5, 8)
 
 _SCRIPT = """
+import gc
 import os
 import sys
 
@@ -50,6 +52,8 @@ def started(*queues):
 started("payouts", "royalties", "default")
 assert not any(compiled().values()), compiled()
 assert shared._shared is None, "a worker that does not match loaded the catalogue"
+frozen = gc.get_freeze_count()  # what the pool's processes' collections will not touch
+assert frozen > 100_000 and len(gc.get_objects()) < frozen / 10, (frozen, len(gc.get_objects()))
 started("capture", "fingerprint")
 warm = compiled()
 assert all(warm.values()), warm
@@ -58,6 +62,7 @@ assert loaded is not None and sorted(loaded.index.track_ids) == sorted(tracks.va
 assert connection.connection is None, "the worker kept a connection its pool would inherit"
 # The sorted arrays the pool's processes will share.
 arrays = (loaded.index._keys, loaded.index._delta_keys)
+assert gc.get_freeze_count() > frozen, "the index was not frozen with the rest"
 
 pid = os.fork()  # as the prefork pool starts its processes
 if pid == 0:
