@@ -43,9 +43,9 @@ class Compiled:
             raise ValueError(f"At most {len(_SAMPLES)} values.")
         self._build = build
         self._arity = arity
-        self._compiled: tuple[str, tuple[tuple[bool, Any], ...], list] | None = None
+        self._compiled: tuple[str, tuple[tuple[bool, Any], ...], Any, dict] | None = None
 
-    def _compile(self) -> tuple[str, tuple[tuple[bool, Any], ...], list]:
+    def _compile(self) -> tuple[str, tuple[tuple[bool, Any], ...], Any, dict]:
         if self._compiled is None:
             queryset = self._build(*_SAMPLES[: self._arity])
             compiler = queryset.query.get_compiler(connection.alias)
@@ -61,33 +61,23 @@ class Compiled:
             # What the ORM does to each value read (aware datetimes and decimals on
             # SQLite, JSON, ...): the fields' converters, by column.
             selected = [s[0] for s in (compiler.select or ())[: compiler.col_count]]
-            converters = [
-                (i, functions, expression)
-                for i, (functions, expression) in compiler.get_converters(selected).items()
-            ]
-            self._compiled = sql, places, converters
+            converters = compiler.get_converters(selected)
+            self._compiled = sql, places, queryset.query, converters
         return self._compiled
 
     def rows(self, *values: int) -> list[tuple]:
         if len(values) != self._arity:
             raise TypeError(f"{self._arity} values, not {len(values)}.")
-        sql, places, converters = self._compile()
+        sql, places, query, converters = self._compile()
         params = [values[i] if is_value else i for is_value, i in places]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall()
         if not converters:
             return found
-        converted = []
-        for row in found:
-            row = list(row)
-            for i, functions, expression in converters:
-                value = row[i]
-                for convert in functions:
-                    value = convert(value, expression, connection)
-                row[i] = value
-            converted.append(tuple(row))
-        return converted
+        # Django's own conversion, on a compiler of this thread's connection.
+        compiler = query.get_compiler(connection=connection)
+        return [tuple(row) for row in compiler.apply_converters(found, converters)]
 
 
 class CompiledInstance(Generic[M]):
