@@ -37,7 +37,9 @@ Rollups are maintained rows, not queries over PlayLog:
   deltas, added under the track's artist); `track_artist_restate` moves a track's rows
   when staff change its primary artist. `TrackSpan` holds each track's first and last
   day with plays. Platform-wide top artists and the number of tracks heard are read
-  from these (analytics_selectors).
+  from these (analytics_selectors). `ArtistAreaMonthly` and `ArtistAreaYearly` are
+  TrackAreaMonthly and TrackAreaYearly summed the same way, kept and moved with them (a
+  station's new region, a track's new artist), for the top artists of a region or class.
 - `DetectionHealthDaily` is recounted from MatchCache by a Beat task every few minutes:
   windows are many and cheap, and their health is not money, so a few minutes of lag are
   fine and the tracker's hot path stays free of another write. The same task recounts
@@ -77,6 +79,8 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from detections.models import (
+    ArtistAreaMonthly,
+    ArtistAreaYearly,
     ArtistDaily,
     ArtistMonthly,
     ArtistYearly,
@@ -331,29 +335,38 @@ _STATION_WEEKS = _summary_keyed_by(
 _ARTIST_DAYS = _artist_summary(ArtistDaily, "day", day_after)
 _ARTIST_MONTHS = _artist_summary(ArtistMonthly, "month", month_after)
 _ARTIST_YEARS = _artist_summary(ArtistYearly, "year", year_after)
-# A (region, class, track) row of an area summary counted from PlayDaily over its
-# period, for the stations StationArea puts in that region and class.
+# A (region, class, track) or (region, class, artist) row of an area summary counted from
+# PlayDaily over its period, for the stations StationArea puts in that region and class
+# (an artist's: the tracks whose primary artist it is).
 _AREA_RECOUNT = (
     "INSERT INTO {table} "
-    "({period}, region, station_class, track_id, plays, airtime_seconds) "
+    "({period}, region, station_class, {key}, plays, airtime_seconds) "
     "SELECT %s, %s, %s, %s, coalesce(sum(cell.plays), 0), "
     "coalesce(sum(cell.airtime_seconds), 0) FROM detections_playdaily AS cell "
-    "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
-    "WHERE area.region = %s AND area.station_class = %s AND cell.track_id = %s "
+    "JOIN detections_stationarea AS area ON area.station_id = cell.station_id{join} "
+    "WHERE area.region = %s AND area.station_class = %s AND {of_key} = %s "
     "AND cell.day >= %s AND cell.day < %s "
-    "ON CONFLICT (region, station_class, {period}, track_id) DO UPDATE "
+    "ON CONFLICT (region, station_class, {period}, {key}) DO UPDATE "
     "SET plays = excluded.plays, airtime_seconds = excluded.airtime_seconds"
 )
 
 
-def _area_summary(model, period: str, after) -> _Summary:
-    table = model._meta.db_table
-    recount = _AREA_RECOUNT.format(table=table, period=period)
-    return _Summary(model, period, after, ("region", "station_class", "track_id"), recount)
+def _area_summary(model, period: str, after, key: str = "track_id") -> _Summary:
+    if key == "track_id":
+        join, of_key = "", "cell.track_id"
+    else:
+        join = " JOIN tracks_track AS track ON track.id = cell.track_id"
+        of_key = "track.primary_artist_id"
+    recount = _AREA_RECOUNT.format(
+        table=model._meta.db_table, period=period, key=key, join=join, of_key=of_key
+    )
+    return _Summary(model, period, after, ("region", "station_class", key), recount)
 
 
 _AREA_MONTHS = _area_summary(TrackAreaMonthly, "month", month_after)
 _AREA_YEARS = _area_summary(TrackAreaYearly, "year", year_after)
+_ARTIST_AREA_MONTHS = _area_summary(ArtistAreaMonthly, "month", month_after, "artist_id")
+_ARTIST_AREA_YEARS = _area_summary(ArtistAreaYearly, "year", year_after, "artist_id")
 
 
 # In the order a play change writes them (and a rebuild locks them).
@@ -368,6 +381,8 @@ _SUMMARIES = (
     _ARTIST_DAYS,
     _ARTIST_MONTHS,
     _ARTIST_YEARS,
+    _ARTIST_AREA_MONTHS,
+    _ARTIST_AREA_YEARS,
 )
 
 
@@ -645,6 +660,8 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog, settle: bo
             add(_ARTIST_DAYS, (day, artist_id), plays, airtime)
             add(_ARTIST_MONTHS, (month, artist_id), plays, airtime)
             add(_ARTIST_YEARS, (year, artist_id), plays, airtime)
+            add(_ARTIST_AREA_MONTHS, (month, *areas[station_id], artist_id), plays, airtime)
+            add(_ARTIST_AREA_YEARS, (year, *areas[station_id], artist_id), plays, airtime)
         add(_STATION_MONTHS, (month, station_id), *recounted.station)
         add(_STATION_WEEKS, (week_of(day), station_id), *recounted.station)
         backlog[station_id] += recounted.pending
@@ -672,12 +689,17 @@ def track_artist_restate(*, track_id: int, from_artist_id: int, to_artist_id: in
         (_ARTIST_DAYS, TrackDaily),
         (_ARTIST_MONTHS, TrackMonthly),
         (_ARTIST_YEARS, TrackYearly),
+        (_ARTIST_AREA_MONTHS, TrackAreaMonthly),
+        (_ARTIST_AREA_YEARS, TrackAreaYearly),
     ):
         changes: dict[tuple, tuple[int, Decimal]] = {}
-        cells = source.objects.filter(track_id=track_id)
-        for start, plays, airtime in cells.values_list(rows.period, "plays", "airtime_seconds"):
-            changes[(start, from_artist_id)] = (-plays, -airtime)
-            changes[(start, to_artist_id)] = (plays, airtime)
+        area = rows.keys[:-1]  # () or (region, station_class)
+        cells = source.objects.filter(track_id=track_id).values_list(
+            rows.period, *area, "plays", "airtime_seconds"
+        )
+        for start, *where, plays, airtime in cells:
+            changes[(start, *where, from_artist_id)] = (-plays, -airtime)
+            changes[(start, *where, to_artist_id)] = (plays, airtime)
         _summary_add(rows, changes)
     _versions_bump_on_commit(None)
 
@@ -730,6 +752,8 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             ArtistDaily,
             ArtistMonthly,
             ArtistYearly,
+            ArtistAreaMonthly,
+            ArtistAreaYearly,
             TrackSpan,
             ReviewBacklog,
         )
@@ -827,6 +851,29 @@ _ARTIST_CELLS = (
     "FROM detections_track{name} AS cell JOIN tracks_track AS track ON track.id = cell.track_id "
     "WHERE cell.{period} >= %s AND cell.{period} < %s GROUP BY 1, 2"
 )
+# An artist area summary's rows for a range of periods, from the track area summary's.
+_ARTIST_AREA_CELLS = (
+    "INSERT INTO detections_artistarea{name} "
+    "({period}, region, station_class, artist_id, plays, airtime_seconds) "
+    "SELECT cell.{period}, cell.region, cell.station_class, track.primary_artist_id, "
+    "sum(cell.plays), sum(cell.airtime_seconds) FROM detections_trackarea{name} AS cell "
+    "JOIN tracks_track AS track ON track.id = cell.track_id "
+    "WHERE cell.{period} >= %s AND cell.{period} < %s GROUP BY 1, 2, 3, 4"
+)
+
+
+def _artist_areas_rewrite(first: date, end: date) -> None:
+    """Rewrites ArtistAreaMonthly and ArtistAreaYearly for the periods that start in
+    [first, end) from the track area rows of the same periods."""
+    with connection.cursor() as cursor:
+        for rows, name in ((_ARTIST_AREA_MONTHS, "monthly"), (_ARTIST_AREA_YEARS, "yearly")):
+            rows.model.objects.filter(
+                **{f"{rows.period}__gte": first, f"{rows.period}__lt": end}
+            ).delete()
+            sql = _ARTIST_AREA_CELLS.format(name=name, period=rows.period)
+            cursor.execute(sql, [first, end])
+
+
 _SPANS_OF_TRACKS = (
     "INSERT INTO detections_trackspan (track_id, first_day, last_day) "
     "SELECT track_id, min(day), max(day) FROM detections_trackdaily GROUP BY track_id"
@@ -869,7 +916,8 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
     StationWeekly for their weeks (whole weeks), as sums of their station-day rows; then
     TrackYearly and TrackAreaYearly for the years they fall in, as sums of their month
     rows, and ArtistDaily, ArtistMonthly and ArtistYearly for the same days, months and
-    years from those track rows; TrackSpan for every track.
+    years from those track rows (ArtistAreaMonthly and ArtistAreaYearly for every month
+    and year of those years, from the track area rows); TrackSpan for every track.
     Stations with day rows but no StationArea yet are recorded with their current region
     and class. Call with the tables locked (as `rollups_rebuild` does)."""
     TrackDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -906,6 +954,7 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
                 **{f"{rows.period}__gte": first, f"{rows.period}__lt": end}
             ).delete()
             cursor.execute(_ARTIST_CELLS.format(name=name, period=rows.period), [first, end])
+        _artist_areas_rewrite(date(date_from.year, 1, 1), year_after(date_to))
         TrackSpan.objects.all().delete()
         cursor.execute(_SPANS_OF_TRACKS)
 
@@ -932,16 +981,18 @@ def area_months_current() -> bool:
 
 def track_area_monthly_restate() -> int:
     """Counts the plays of stations whose region or class staff changed under their new
-    ones in TrackAreaMonthly (the table recounted from PlayDaily) and TrackAreaYearly
-    (from those months), and bumps the cache versions on commit; returns how many
-    stations moved. Safe to run twice: when no station moved it reads the stations and
-    writes nothing."""
+    ones in TrackAreaMonthly (the table recounted from PlayDaily), TrackAreaYearly (from
+    those months) and the artist area summaries (from those), and bumps the cache
+    versions on commit; returns how many stations moved. Safe to run twice: when no
+    station moved it reads the stations and writes nothing."""
     from stations.models import Station
 
     if area_months_current():
         return 0
     with transaction.atomic():
-        _tables_lock(StationArea, TrackAreaMonthly, TrackAreaYearly)
+        _tables_lock(
+            StationArea, TrackAreaMonthly, TrackAreaYearly, ArtistAreaMonthly, ArtistAreaYearly
+        )
         current = {
             pk: (region, cls)
             for pk, region, cls in Station.objects.values_list("pk", "region", "station_class")
@@ -964,6 +1015,7 @@ def track_area_monthly_restate() -> int:
                 [date.min, date.max],
             )
         _years_rewrite(_AREA_YEARS, _AREA_MONTHS, date.min, date.max)
+        _artist_areas_rewrite(date.min, date.max)
         # Region and class answers change; a station's own do not.
         transaction.on_commit(lambda: _versions_bump([VERSION_ALL]))
     return len(moved)

@@ -48,6 +48,8 @@ from detections.analytics import (
     year_after,
 )
 from detections.models import (
+    ArtistAreaMonthly,
+    ArtistAreaYearly,
     ArtistDaily,
     ArtistMonthly,
     ArtistYearly,
@@ -55,6 +57,7 @@ from detections.models import (
     DetectionHealthPeriod,
     PlayDaily,
     ReviewBacklog,
+    StationArea,
     StationDaily,
     StationMonthly,
     StationWeekly,
@@ -287,6 +290,59 @@ _PERIODS_AND_STATIONS = (
     "JOIN stations_station AS station ON station.id = x.station_id"
 )
 _STATIONS_OF_CELLS = "SELECT station_id, plays, airtime_seconds FROM cells"
+# The number of tracks among (track id) cells.
+_DISTINCT_TRACKS = "SELECT count(DISTINCT track_id) FROM ({cells}) AS cells"
+
+
+def _areas(area: dict[str, str]) -> list[tuple[str, str]]:
+    """The (region, class) pairs the area summaries count stations under that match the
+    region and class filters `area`."""
+    return list(
+        StationArea.objects.filter(**area)
+        .order_by("region", "station_class")
+        .values_list("region", "station_class")
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The `read` most played rows of one period (and area) of a summary, through its
+    index that lists them most played first: (key, plays) rows."""
+
+    table: str
+    key: str
+    where: str  # the period (and area) as SQL with a placeholder per parameter
+    params: tuple
+
+    def statement(self, read: int) -> tuple[str, list]:
+        sql = (
+            f"SELECT {self.key}, plays FROM {self.table} "  # noqa: S608
+            f"WHERE {self.where} ORDER BY plays DESC LIMIT {read}"
+        )
+        return sql, list(self.params)
+
+
+@dataclass(frozen=True)
+class _Folded:
+    """The `read` most played keys of day rows folded per key (the days of a range
+    outside its whole months, in a region or class: no summary lists those)."""
+
+    sql: str  # (key, plays) rows, one per key
+    params: tuple
+
+    def statement(self, read: int) -> tuple[str, list]:
+        return f"{self.sql} ORDER BY 2 DESC LIMIT {read}", list(self.params)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one top list (tracks or artists) is ranked from: the heads read first, and
+    the rows of the range's periods for given keys."""
+
+    kind: str
+    heads: list[_Head | _Folded]
+    exact: Callable[[list[int]], list[QuerySet]]
 
 
 @dataclass(frozen=True)
@@ -312,6 +368,85 @@ class _Ranking:
             for first, end in spans
         ]
 
+    def plan(self, cover: _Cover) -> _Plan:
+        heads: list[_Head | _Folded] = [
+            _Head(self.by_period[period]._meta.db_table, self.key, f"{period} = %s", (start,))
+            for period, start in _periods(cover)
+        ]
+        return _Plan(self.kind, heads, functools.partial(self.parts, cover))
+
+
+# PlayDaily rows folded per track, or per its artist (looked up by key: a region's days
+# have a few hundred tracks of the 10,000).
+_DAYS_BY_TRACK = "SELECT d.track_id, sum(d.plays) FROM ({days}) AS d GROUP BY d.track_id"
+_DAYS_BY_ARTIST = (
+    "SELECT (SELECT primary_artist_id FROM tracks_track WHERE tracks_track.id = t.track_id), "
+    "sum(t.plays) FROM (SELECT d.track_id, sum(d.plays) AS plays FROM ({days}) AS d "
+    "GROUP BY d.track_id) AS t GROUP BY 1"
+)
+
+
+@dataclass(frozen=True)
+class _AreaRanking:
+    """A region's or class's top list: whole years and months from an area summary (a
+    row per key, period, region and class, listed most played first per period and
+    area), the days left over from PlayDaily."""
+
+    kind: str
+    key: str
+    by_period: dict[str, Any]  # "year" | "month" -> model
+    of_day: str  # the key of a PlayDaily row: "track_id", or its track's artist
+    folded: str  # _DAYS_BY_TRACK or _DAYS_BY_ARTIST
+
+    def parts(
+        self, cover: _Cover, areas: list[tuple[str, str]], days: QuerySet, keys: list[int]
+    ) -> list[QuerySet]:
+        """Rows of `keys` in the areas and periods of the cover (`days`: PlayDaily in
+        the region and class filters)."""
+        runs = (("year", cover.years), ("month", cover.months))
+        return [
+            *(
+                self.by_period[period]
+                .objects.filter(
+                    region=region,
+                    station_class=station_class,
+                    **{f"{period}__gte": first, f"{period}__lt": end, f"{self.key}__any": keys},
+                )
+                .order_by()
+                .values_list(self.key, "plays", "airtime_seconds")
+                for period, spans in runs
+                for first, end in spans
+                for region, station_class in areas
+            ),
+            *(
+                days.filter(
+                    day__gte=first, day__lt=end, **{f"{self.of_day}__any": keys}
+                ).values_list(self.of_day, "plays", "airtime_seconds")
+                for first, end in cover.days
+            ),
+        ]
+
+    def plan(self, cover: _Cover, areas: list[tuple[str, str]], days: QuerySet) -> _Plan:
+        heads: list[_Head | _Folded] = [
+            _Head(
+                self.by_period[period]._meta.db_table,
+                self.key,
+                f"{period} = %s AND region = %s AND station_class = %s",
+                (start, region, station_class),
+            )
+            for period, start in _periods(cover)
+            if period != "day"  # the days are folded, below
+            for region, station_class in areas
+        ]
+        for first, end in cover.days:
+            sql, params = (
+                days.filter(day__gte=first, day__lt=end)
+                .values_list("track_id", "plays")
+                .query.sql_with_params()
+            )
+            heads.append(_Folded(self.folded.format(days=sql), tuple(params)))
+        return _Plan(self.kind, heads, functools.partial(self.parts, cover, areas, days))
+
 
 _TRACK_RANKING = _Ranking(
     "track", "track_id", {"year": TrackYearly, "month": TrackMonthly, "day": TrackDaily}
@@ -319,9 +454,23 @@ _TRACK_RANKING = _Ranking(
 _ARTIST_RANKING = _Ranking(
     "artist", "artist_id", {"year": ArtistYearly, "month": ArtistMonthly, "day": ArtistDaily}
 )
+_AREA_TRACK_RANKING = _AreaRanking(
+    "track",
+    "track_id",
+    {"year": TrackAreaYearly, "month": TrackAreaMonthly},
+    "track_id",
+    _DAYS_BY_TRACK,
+)
+_AREA_ARTIST_RANKING = _AreaRanking(
+    "artist",
+    "artist_id",
+    {"year": ArtistAreaYearly, "month": ArtistAreaMonthly},
+    "track__primary_artist_id",
+    _DAYS_BY_ARTIST,
+)
 # Rows read per period: four times the top asked for, and at least this many.
 _RANKED_READ_MIN = 40
-# A range of more periods than this (a year of days) is ranked by folding all its rows.
+# A ranking of more heads than this (a year of days) is ranked by folding all its rows.
 _RANKED_PERIODS_MAX = 64
 # Candidates whose exact totals are read, at most; past it the bound is too loose.
 _RANKED_CANDIDATES_MAX = 2000
@@ -344,49 +493,44 @@ def _periods(cover: _Cover) -> list[tuple[str, date]]:
 
 
 def _ranked_tops(
-    rankings: tuple[_Ranking, ...], cover: _Cover, top: int
+    plans: tuple[_Plan, ...], top: int
 ) -> dict[str, list[tuple[int, int, Decimal]] | None]:
-    """The `top` (key, plays, airtime) of each ranking over the cover, most played first
+    """The `top` (key, plays, airtime) of each plan over its range, most played first
     (ties: more airtime, then the lower key), or None where the bound below cannot prove
     them (the caller then folds every row).
 
-    Without folding every row of the range: each period's `read` most played rows come
+    Without folding every row of the range: each head's `read` most played rows come
     first from its index; a key not among them has at most as many plays there as the
-    last one read (0 when the period had fewer rows). A key read nowhere has at most the
-    sum of those, the bound. Keys that could still reach the top (what they were read
-    with plus the bound of the periods they were not read in, against the top-th most
-    read) get their exact totals; the answer is proven when the last of the top has more
-    plays than the bound. Zipf-like airplay proves it with ~40 rows per period where a
-    month of the platform has 8,000."""
-    periods = _periods(cover)
-    if len(periods) > _RANKED_PERIODS_MAX:
-        return {r.kind: None for r in rankings}
+    last one read (0 when the head had fewer rows). A key read nowhere
+    has at most the sum of those, the bound. Keys that could still reach the top (what
+    they were read with plus the bound of the heads they were not read in, against the
+    top-th most read) get their exact totals; the answer is proven when the last of the
+    top has more plays than the bound. Zipf-like airplay proves it with ~40 rows per
+    period where a month of the platform has 8,000."""
+    if any(len(plan.heads) > _RANKED_PERIODS_MAX for plan in plans):
+        return {plan.kind: None for plan in plans}
     read = max(4 * top, _RANKED_READ_MIN)
-    selects = []
-    for r_index, ranking in enumerate(rankings):
-        for p_index, (period, _start) in enumerate(periods):
-            table = ranking.by_period[period]._meta.db_table
-            selects.append(
-                f"SELECT {r_index}, {p_index}, {ranking.key}, plays FROM ("  # noqa: S608
-                f"SELECT {ranking.key}, plays FROM {table} WHERE {period} = %s "
-                f"ORDER BY plays DESC LIMIT {read}) AS p{r_index}_{p_index}"
-            )
-    starts = [start for _period, start in periods]
+    selects, params = [], []
+    for r_index, plan in enumerate(plans):
+        for h_index, head in enumerate(plan.heads):
+            sql, head_params = head.statement(read)
+            selects.append(f"SELECT {r_index}, {h_index}, h.* FROM ({sql}) AS h")  # noqa: S608
+            params += head_params
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(selects), starts * len(rankings))
+        cursor.execute(" UNION ALL ".join(selects), params)
         rows = cursor.fetchall()
-    # Per ranking: per period the plays read, and per key its plays read and the bounds of
-    # the periods it was read in.
-    found: list[list[list[tuple[int, int]]]] = [[[] for _p in periods] for _r in rankings]
-    for r_index, p_index, key, plays in rows:
-        found[r_index][p_index].append((key, plays))
+    # Per plan: per head the plays read, and per key its plays read and the bounds of
+    # the heads it was read in.
+    found: list[list[list[tuple[int, int]]]] = [[[] for _h in plan.heads] for plan in plans]
+    for r_index, h_index, key, plays in rows:
+        found[r_index][h_index].append((key, _plays(plays)))
     answers: dict[str, list[tuple[int, int, Decimal]] | None] = {}
-    exact_parts: list[tuple[_Ranking, list[QuerySet], int]] = []
-    for ranking, per_period in zip(rankings, found, strict=True):
-        limits = [min(p for _k, p in cells) if len(cells) == read else 0 for cells in per_period]
+    exact_parts: list[tuple[_Plan, list[QuerySet], int]] = []
+    for plan, per_head in zip(plans, found, strict=True):
+        limits = [min(p for _k, p in cells) if len(cells) == read else 0 for cells in per_head]
         bound = sum(limits)
         seen: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # key -> [plays, limits]
-        for cells, limit in zip(per_period, limits, strict=True):
+        for cells, limit in zip(per_head, limits, strict=True):
             for key, plays in cells:
                 seen[key][0] += plays
                 seen[key][1] += limit
@@ -394,28 +538,31 @@ def _ranked_tops(
         least = lower[top - 1] if len(lower) >= top else 0
         candidates = sorted(k for k, (p, lim) in seen.items() if p + bound - lim >= least)
         if bound and (len(candidates) > _RANKED_CANDIDATES_MAX or len(lower) < top):
-            answers[ranking.kind] = None
+            answers[plan.kind] = None
             continue
-        exact_parts.append((ranking, ranking.parts(cover, candidates), bound))
+        exact_parts.append((plan, plan.exact(candidates), bound))
     if exact_parts:
-        selects, params = [], []
-        for r_index, (ranking, parts, _bound) in enumerate(exact_parts):
+        # Each plan's rows under one name and column names (the parts name their key
+        # column differently), then folded per key.
+        ctes, selects, params = [], [], []
+        for r_index, (_plan, parts, _bound) in enumerate(exact_parts):
             cells, cell_params = _cells_sql(parts)
+            ctes.append(f"cells{r_index} (key, plays, airtime) AS ({cells})")
             selects.append(
-                f"SELECT {r_index}, {ranking.key}, sum(plays), sum(airtime_seconds) "  # noqa: S608
-                f"FROM ({cells}) AS cells{r_index} GROUP BY {ranking.key}"
+                f"SELECT {r_index}, key, sum(plays), sum(airtime) "  # noqa: S608
+                f"FROM cells{r_index} GROUP BY key"
             )
             params += cell_params
         totals: list[list[tuple[int, int, Decimal]]] = [[] for _e in exact_parts]
         with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(selects), params)
+            cursor.execute(f"WITH {', '.join(ctes)} {' UNION ALL '.join(selects)}", params)
             for r_index, key, plays, airtime in cursor.fetchall():
                 totals[r_index].append((key, _plays(plays), _airtime(airtime)))
-        for (ranking, _parts, bound), exact in zip(exact_parts, totals, strict=True):
+        for (plan, _parts, bound), exact in zip(exact_parts, totals, strict=True):
             exact.sort(key=lambda row: (-row[1], -row[2], row[0]))
             best = exact[:top]
             proven = not bound or (len(best) == top and best[-1][1] > bound)
-            answers[ranking.kind] = best if proven else None
+            answers[plan.kind] = best if proven else None
     return answers
 
 
@@ -494,7 +641,12 @@ def _track_summaries(scope: Scope, q: RollupQuery) -> tuple[QuerySet, QuerySet] 
 
 
 def _track_parts(
-    scope: Scope, q: RollupQuery, plays: QuerySet, data_days: _DataDays
+    scope: Scope,
+    q: RollupQuery,
+    plays: QuerySet,
+    data_days: _DataDays,
+    *,
+    columns: tuple[str, ...] = ("track_id", "plays", "airtime_seconds"),
 ) -> list[QuerySet]:
     """(track id, plays, airtime) cells with plays in the range (see `_cover`).
 
@@ -506,7 +658,6 @@ def _track_parts(
     per track, year or month, region and class) and the days from PlayDaily (a row per
     track, station and day): the last 12 months of one region are ~12,700 rows instead of
     ~90,000."""
-    columns = ("track_id", "plays", "airtime_seconds")
     platform = (
         scope.station_ids is None and q.station_id is None and not q.region and not q.station_class
     )
@@ -668,28 +819,49 @@ def _tops_folded(scope: Scope, q: RollupQuery, plays: QuerySet, data_days: _Data
     return top_tracks, top_artists, distinct_tracks
 
 
-def _tops_ranked(scope: Scope, q: RollupQuery, data_days: _DataDays) -> _Tops | None:
-    """The same for the whole platform, from a few rows per period (`_ranked_tops`) and
-    TrackSpan; None for a narrower scope or filter, or when the bound proves nothing."""
+def _tops_ranked(
+    scope: Scope, q: RollupQuery, plays: QuerySet, data_days: _DataDays
+) -> _Tops | None:
+    """The same for the whole platform, a region or a class: from a few rows per period
+    (`_ranked_tops`), and the number of tracks from TrackSpan (the platform) or the
+    area's track rows; None for a narrower scope or filter, or when the bound proves
+    nothing."""
     narrowed = (
         scope.station_ids is not None
         or scope.by_track
         or q.station_id is not None
         or q.track_id is not None
         or q.artist_id is not None
-        or q.region
-        or q.station_class
     )
     if narrowed:
         return None
-    heard = _tracks_heard(q, data_days)
-    if heard is None:
-        return None
     cover = _cover(q, data_days, kinds=("year", "month"))
-    tops = _ranked_tops((_TRACK_RANKING, _ARTIST_RANKING), cover, q.top)
+    if q.region or q.station_class:
+        if not area_months_current():
+            return None  # a station changed region or class: its plays are not yet moved
+        area = {"region": q.region} if q.region else {}
+        if q.station_class:
+            area["station_class"] = q.station_class
+        if not cover.years and not cover.months:
+            return None  # days only: folding them is one read, ranking them three
+        areas = _areas(area)
+        plans = (
+            _AREA_TRACK_RANKING.plan(cover, areas, plays),
+            _AREA_ARTIST_RANKING.plan(cover, areas, plays),
+        )
+        heard = None
+    else:
+        heard = _tracks_heard(q, data_days)
+        if heard is None:
+            return None
+        plans = (_TRACK_RANKING.plan(cover), _ARTIST_RANKING.plan(cover))
+    tops = _ranked_tops(plans, q.top)
     tracks, artists = tops["track"], tops["artist"]
     if tracks is None or artists is None:
         return None
+    if heard is None:
+        parts = _track_parts(scope, q, plays, data_days, columns=("track_id",))
+        (heard,) = _fetch(_DISTINCT_TRACKS, parts)[0]
     titles = {
         pk: (title, stage_name)
         for pk, title, stage_name in Track.objects.filter(pk__any=[t[0] for t in tracks])
@@ -723,8 +895,8 @@ def _tops_ranked(scope: Scope, q: RollupQuery, data_days: _DataDays) -> _Tops | 
 def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
     """Two reads of the rollup rows of the scope: by period and station (the series, top
     stations, regions and classes) and by track (top tracks, top artists, the number of
-    tracks): for the whole platform ranked from a few rows per period (`_tops_ranked`),
-    else folded and ranked in the database."""
+    tracks): for the whole platform, a region or a class ranked from a few rows per
+    period (`_tops_ranked`), else folded and ranked in the database."""
     if scope.by_track:
         scope = Scope(
             name=scope.name,
@@ -767,7 +939,7 @@ def _compute(scope: Scope, q: RollupQuery) -> dict[str, Any]:
             )
     series.sort(key=lambda point: point["period"])
     station_rows.sort(key=lambda r: (-r["plays"], -r["airtime_seconds"], r["station_id"]))
-    found = _tops_ranked(scope, q, data_days)
+    found = _tops_ranked(scope, q, plays, data_days)
     top_tracks, top_artists, distinct_tracks = found or _tops_folded(scope, q, plays, data_days)
     zero = Decimal("0.00")
 

@@ -795,6 +795,12 @@ class TrackAreaMonthly(TrackAreaSummary):
         indexes = [
             models.Index(fields=["station_class", "month"]),
             models.Index(fields=["track"]),
+            # An area's month, most played first (region and class top tracks).
+            models.Index(
+                fields=["region", "station_class", "month", "-plays"],
+                include=["track", "airtime_seconds"],
+                name="track_area_monthly_ranked",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -825,6 +831,11 @@ class TrackAreaYearly(TrackAreaSummary):
         indexes = [
             models.Index(fields=["station_class", "year"]),
             models.Index(fields=["track"]),
+            models.Index(
+                fields=["region", "station_class", "year", "-plays"],
+                include=["track", "airtime_seconds"],
+                name="track_area_yearly_ranked",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -916,6 +927,80 @@ class ArtistYearly(ArtistSummary):
 
     def __str__(self) -> str:
         return f"{self.year:%Y} artist {self.artist_id}: {self.plays}"
+
+
+class ArtistAreaSummary(models.Model):
+    """TrackAreaMonthly or TrackAreaYearly summed over the tracks of each primary artist
+    (kept like ArtistMonthly: a change of a track's primary artist moves its rows). Top
+    artists of a region or class are ranked from these rows, a few per period and area,
+    instead of from every track the area heard in the range."""
+
+    region = models.CharField(max_length=80, blank=True)
+    station_class = models.CharField(max_length=16)
+    artist = models.ForeignKey(
+        "artists.Artist", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    plays = models.IntegerField(default=0)
+    airtime_seconds = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ArtistAreaMonthly(ArtistAreaSummary):
+    month = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "station_class", "month", "artist"],
+                name="artist_area_monthly_cell",
+            ),
+            models.CheckConstraint(
+                condition=Q(plays__gte=0), name="artist_area_monthly_plays_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(month__day=1), name="artist_area_monthly_first_day"),
+        ]
+        indexes = [
+            models.Index(fields=["artist"]),
+            models.Index(
+                fields=["region", "station_class", "month", "-plays"],
+                include=["artist", "airtime_seconds"],
+                name="artist_area_monthly_ranked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.region}/{self.station_class} artist {self.artist_id}"
+
+
+class ArtistAreaYearly(ArtistAreaSummary):
+    year = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "station_class", "year", "artist"],
+                name="artist_area_yearly_cell",
+            ),
+            models.CheckConstraint(
+                condition=Q(plays__gte=0), name="artist_area_yearly_plays_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(year__month=1, year__day=1), name="artist_area_yearly_first_day"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["artist"]),
+            models.Index(
+                fields=["region", "station_class", "year", "-plays"],
+                include=["artist", "airtime_seconds"],
+                name="artist_area_yearly_ranked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year:%Y} {self.region}/{self.station_class} artist {self.artist_id}"
 
 
 class TrackSpan(models.Model):

@@ -19,6 +19,8 @@ from django.test.utils import CaptureQueriesContext
 from detections import analytics, disputes, services, tasks
 from detections.analytics_selectors import RollupQuery, play_rollup, play_rollup_rendered
 from detections.models import (
+    ArtistAreaMonthly,
+    ArtistAreaYearly,
     ArtistDaily,
     ArtistMonthly,
     ArtistYearly,
@@ -392,7 +394,14 @@ def test_a_decrease_of_a_summary_row_never_filled_recounts_it(parties):
             verification_status="verified",
         )
     analytics.rollups_rebuild(date_from=date(2025, 3, 1), date_to=date(2025, 4, 30))
-    for model in (TrackDaily, TrackMonthly, TrackYearly, StationMonthly):
+    for model in (
+        TrackDaily,
+        TrackMonthly,
+        TrackYearly,
+        StationMonthly,
+        ArtistAreaMonthly,
+        ArtistAreaYearly,
+    ):
         model.objects.all().delete()
     with TestCase.captureOnCommitCallbacks(execute=True):
         services.play_review(actor=parties.support, play_id=play.pk, status="rejected")
@@ -416,6 +425,22 @@ def test_a_decrease_of_a_summary_row_never_filled_recounts_it(parties):
     assert {
         (r.month, r.station_id): (r.plays, r.airtime_seconds) for r in StationMonthly.objects.all()
     } == direct((month, station), started_at__month=3, station_id=station)
+    area = (play.station.region, play.station.station_class, play.track.primary_artist_id)
+    of_area = {
+        "station__region": area[0],
+        "station__station_class": area[1],
+        "track__primary_artist": area[2],
+    }
+    for model, period, start, when in (
+        (ArtistAreaMonthly, "month", month, {"started_at__month": 3}),
+        (ArtistAreaYearly, "year", year, {"started_at__year": day.year}),
+    ):
+        rows = model.objects.values_list(
+            period, "region", "station_class", "artist_id", "plays", "airtime_seconds"
+        )
+        assert {tuple(r[:4]): tuple(r[4:]) for r in rows} == direct(
+            (start, *area), **when, **of_area
+        )
     # The track has other plays that month and year: rows were recounted, not left empty
     assert _monthly_cells() and _yearly_cells()
 
@@ -800,6 +825,7 @@ def test_a_station_moved_to_another_region_is_counted_there_once_restated(partie
     assert analytics.track_area_monthly_restate() == 0
     assert analytics.area_months_current()
     assert _summaries() == _direct_summaries()
+    assert_artist_summaries_equal_a_direct_count()
     assert StationArea.objects.get(station=parties.other_station).region == "Volta"
     with CaptureQueriesContext(connection) as read:
         result = play_rollup(user=parties.support, query=query)

@@ -19,8 +19,17 @@ from artists.tests.factories import ArtistFactory
 from conftest import make_user
 from detections import analytics, analytics_selectors, services
 from detections.analytics_selectors import RollupQuery, play_rollup
-from detections.models import ArtistDaily, ArtistMonthly, ArtistYearly, PlayLog, TrackSpan
+from detections.models import (
+    ArtistAreaMonthly,
+    ArtistAreaYearly,
+    ArtistDaily,
+    ArtistMonthly,
+    ArtistYearly,
+    PlayLog,
+    TrackSpan,
+)
 from detections.tests.factories import PlayLogFactory
+from stations.tests.factories import StationFactory
 from tracks.models import Track
 from tracks.tests.factories import TrackFactory
 
@@ -52,10 +61,34 @@ def _direct_artist_rows(trunc) -> dict:
     return found
 
 
+def _artist_area_rows(model, period: str) -> dict:
+    rows = model.objects.values_list(
+        period, "region", "station_class", "artist_id", "plays", "airtime_seconds"
+    )
+    return {(at, region, cls, artist): (n, s) for at, region, cls, artist, n, s in rows}
+
+
+def _direct_artist_area_rows(trunc) -> dict:
+    """Plays and airtime per period, the station's current region and class, and the
+    track's current primary artist, counted over PlayLog."""
+    area = ("station__region", "station__station_class", "track__primary_artist")
+    rows = (
+        _counted()
+        .annotate(period=trunc("started_at"))
+        .values("period", *area)
+        .annotate(n=Count("id"), s=Sum("duration_seconds"))
+    )
+    return {(r["period"].date(), *(r[k] for k in area)): (r["n"], r["s"]) for r in rows}
+
+
 def assert_artist_summaries_equal_a_direct_count() -> None:
     assert _artist_rows(ArtistDaily, "day") == _direct_artist_rows(TruncDate)
     assert _artist_rows(ArtistMonthly, "month") == _direct_artist_rows(TruncMonth)
     assert _artist_rows(ArtistYearly, "year") == _direct_artist_rows(TruncYear)
+    monthly = _direct_artist_area_rows(TruncMonth)
+    assert _artist_area_rows(ArtistAreaMonthly, "month") == monthly
+    assert _artist_area_rows(ArtistAreaYearly, "year") == _direct_artist_area_rows(TruncYear)
+    assert monthly  # the data sets these checks run on have plays
 
 
 def track_spans() -> dict:
@@ -102,19 +135,23 @@ def _skewed_catalogue(parties, *, plays: int = 700):
     return tracks
 
 
-def _staff_rollup(parties, first: date, last: date, top: int):
-    query = RollupQuery(date_from=first, date_to=last, granularity="month", top=top)
+def _staff_rollup(parties, first: date, last: date, top: int, **area):
+    query = RollupQuery(date_from=first, date_to=last, granularity="month", top=top, **area)
     with CaptureQueriesContext(connection) as queries:
         result = play_rollup(user=parties.support, query=query)
     return result, " ".join(q["sql"] for q in queries.captured_queries)
 
 
-def _assert_tops_equal_a_direct_count(result: dict, first: date, last: date, top: int) -> None:
+def _assert_tops_equal_a_direct_count(
+    result: dict, first: date, last: date, top: int, **area
+) -> None:
     """Top tracks and artists (ties: more airtime, then the lower id) and the number of
-    tracks equal a count over the plays of [first, last]."""
+    tracks equal a count over the plays of [first, last] (on the stations of `area`:
+    region and station_class filters)."""
     plays = _counted().filter(
         started_at__gte=datetime.combine(first, datetime.min.time(), tzinfo=UTC),
         started_at__lt=datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC),
+        **{f"station__{field}": value for field, value in area.items()},
     )
     by_track = list(
         plays.values("track_id")
@@ -158,6 +195,109 @@ def test_platform_tops_are_ranked_from_a_few_rows_per_period_and_equal_a_direct_
         _assert_tops_equal_a_direct_count(result, first, last_day, top)
         assert "per_track" not in sql
         assert "detections_trackspan" in sql
+
+
+def test_region_and_class_tops_are_ranked_from_area_rows_and_equal_a_direct_count(
+    parties, monkeypatch
+):
+    # Given a skewed catalogue on Joy FM (Greater Accra, A), Luv FM (Ashanti, A) and a
+    # third station in Ashanti of another class, and few rows read per period and area
+    tracks = _skewed_catalogue(parties)
+    third = StationFactory(
+        name="Adom FM",
+        slug="adom-fm",
+        call_sign="ADM",
+        licence_number="NCA-ADOM",
+        region="Ashanti",
+        station_class="B",
+    )
+    rng = random.Random(5)
+    for minute in rng.sample(range(52 * 24 * 60), 300):  # one play a minute at most
+        track = rng.choices(tracks, weights=[1 / (r + 1) for r in range(40)])[0]
+        at = datetime(2025, 2, 20, tzinfo=UTC) + timedelta(minutes=minute)
+        _play(track, third, at, 150 + rng.randrange(120))
+    analytics.rollups_rebuild(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
+    assert_artist_summaries_equal_a_direct_count()
+    monkeypatch.setattr(analytics_selectors, "_RANKED_READ_MIN", 1)
+    last = _counted().order_by("-started_at").first().started_at.date()
+    # When staff ask by region, by class and by both, for ranges with whole months or a
+    # year so far, inside the plays or running past them
+    for area in (
+        {"region": "Ashanti"},
+        {"station_class": "A"},
+        {"region": "Ashanti", "station_class": "B"},
+    ):
+        for first, last_day, top in (
+            (date(2025, 2, 25), date(2025, 4, 3), 2),  # days, March whole, days
+            (date(2025, 3, 1), date(2025, 3, 31), 3),  # March alone
+            (date(2025, 1, 1), last, 2),  # the year so far
+            (date(2024, 6, 1), date(2025, 3, 31), 1),  # 2024 (empty), Feb and March whole
+        ):
+            result, sql = _staff_rollup(parties, first, last_day, top, **area)
+            # Then the tops and the number of tracks equal a direct count, ranked from the
+            # area rows without folding every track's rows
+            _assert_tops_equal_a_direct_count(result, first, last_day, top, **area)
+            assert "per_track" not in sql, (area, first)
+            assert "detections_artistarea" in sql
+    # And a range of days only is folded (one read), and still equal to a direct count
+    result, sql = _staff_rollup(parties, date(2025, 3, 3), date(2025, 3, 9), 2, region="Ashanti")
+    assert "per_track" in sql
+    _assert_tops_equal_a_direct_count(
+        result, date(2025, 3, 3), date(2025, 3, 9), 2, region="Ashanti"
+    )
+
+
+def test_an_areas_track_read_in_some_heads_only_is_still_a_candidate(parties, monkeypatch):
+    # Given, each track by its own artist, in March: on Luv FM (Ashanti, A) X 11 plays,
+    # K 10, two others 1; on a class B station in Ashanti four others 3 each and K 2;
+    # on 28 February f 20 plays on Luv FM, and a play on 3 February (so February is not
+    # a whole month of a range from the 28th)
+    third = StationFactory(
+        name="Adom FM",
+        slug="adom-fm",
+        call_sign="ADM",
+        licence_number="NCA-ADOM",
+        region="Ashanti",
+        station_class="B",
+    )
+    tracks = {name: TrackFactory(primary_artist=ArtistFactory()) for name in "XKabcdef"}
+    at = datetime(2025, 3, 10, 6, tzinfo=UTC)
+    for station, counts in (
+        (parties.other_station, {"X": 11, "K": 10, "a": 1, "b": 1}),
+        (third, {"c": 3, "d": 3, "e": 3, "f": 3, "K": 2}),
+    ):
+        minute = 0
+        for name, n in counts.items():
+            for _ in range(n):
+                _play(tracks[name], station, at + timedelta(minutes=minute), 60)
+                minute += 5
+    for n in range(20):
+        _play(
+            tracks["f"],
+            parties.other_station,
+            datetime(2025, 2, 28, 1, tzinfo=UTC) + timedelta(minutes=5 * n),
+            60,
+        )
+    _play(tracks["a"], parties.other_station, datetime(2025, 2, 3, 9, tzinfo=UTC), 60)
+    analytics.rollups_rebuild(date_from=date(2025, 1, 1), date_to=date(2025, 12, 31))
+    # and four rows read per head: K is read in Luv FM's March (10 of its 12 plays) and
+    # not in the other station's, where it can have at most 3 (the least read there)
+    monkeypatch.setattr(analytics_selectors, "_RANKED_READ_MIN", 4)
+    # When staff ask for Ashanti's top track of March
+    result, sql = _staff_rollup(parties, date(2025, 3, 1), date(2025, 3, 31), 1, region="Ashanti")
+    # Then K (12 plays) is ranked first, though X read more (11) where both were read
+    assert "per_track" not in sql and "detections_artistarea" in sql
+    assert result["top_tracks"][0]["track_id"] == tracks["K"].pk
+    _assert_tops_equal_a_direct_count(
+        result, date(2025, 3, 1), date(2025, 3, 31), 1, region="Ashanti"
+    )
+    # And from 28 February, f (3 in March, 20 that day: folded from the day rows) leads
+    result, sql = _staff_rollup(parties, date(2025, 2, 28), date(2025, 3, 31), 2, region="Ashanti")
+    assert "per_track" not in sql
+    assert result["top_tracks"][0]["track_id"] == tracks["f"].pk
+    _assert_tops_equal_a_direct_count(
+        result, date(2025, 2, 28), date(2025, 3, 31), 2, region="Ashanti"
+    )
 
 
 def test_a_top_the_bound_cannot_prove_is_folded_from_every_row(parties, monkeypatch):
