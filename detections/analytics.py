@@ -39,7 +39,8 @@ Rollups are maintained rows, not queries over PlayLog:
   day with plays. Platform-wide top artists and the number of tracks heard are read
   from these (analytics_selectors). `ArtistAreaMonthly` and `ArtistAreaYearly` are
   TrackAreaMonthly and TrackAreaYearly summed the same way, kept and moved with them (a
-  station's new region, a track's new artist), for the top artists of a region or class.
+  station's new region, a track's new artist), for the top artists of a region or class,
+  and `TrackAreaSpan` is TrackSpan per region and class, for the tracks it heard.
 - `DetectionHealthDaily` is recounted from MatchCache by a Beat task every few minutes:
   windows are many and cheap, and their health is not money, so a few minutes of lag are
   fine and the tracker's hot path stays free of another write. The same task recounts
@@ -97,6 +98,7 @@ from detections.models import (
     StationMonthly,
     StationWeekly,
     TrackAreaMonthly,
+    TrackAreaSpan,
     TrackAreaYearly,
     TrackDaily,
     TrackMonthly,
@@ -529,57 +531,103 @@ def _versions_bump_on_commit(cells: set[tuple[int, date]] | None) -> None:
     transaction.on_commit(bump)
 
 
+@dataclass(frozen=True)
+class _Spans:
+    """A table of first and last days with plays per key (a track, or a track in one
+    region and class), kept from the day rows it spans: `days` is the SQL of a key's
+    first and last day with plays (parameters: the key), `fill` of every key's."""
+
+    model: type
+    keys: tuple[str, ...]
+    days: str
+    fill: str
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+
 _SPAN_GROW = (
-    "INSERT INTO detections_trackspan (track_id, first_day, last_day) VALUES (%s, %s, %s) "
-    "ON CONFLICT (track_id) DO UPDATE SET "
-    "first_day = {least}(detections_trackspan.first_day, excluded.first_day), "
-    "last_day = {greatest}(detections_trackspan.last_day, excluded.last_day)"
+    "INSERT INTO {table} ({keys}, first_day, last_day) VALUES ({marks}, %s, %s) "
+    "ON CONFLICT ({keys}) DO UPDATE SET "
+    "first_day = {least}({table}.first_day, excluded.first_day), "
+    "last_day = {greatest}({table}.last_day, excluded.last_day)"
 )
+_SPAN_SET = "UPDATE {table} SET first_day = %s, last_day = %s WHERE {where}"
 # The smaller and the larger of two values, in each database's SQL.
 _LEAST_GREATEST = {"postgresql": ("least", "greatest"), "sqlite": ("min", "max")}
-_SPAN_OF_DAYS = (
-    "SELECT min(day), max(day) FROM detections_trackdaily WHERE track_id = %s AND plays > 0"
+_TRACK_SPANS = _Spans(
+    TrackSpan,
+    ("track_id",),
+    "SELECT min(day), max(day) FROM detections_trackdaily WHERE track_id = %s AND plays > 0",
+    "INSERT INTO detections_trackspan (track_id, first_day, last_day) "
+    "SELECT track_id, min(day), max(day) FROM detections_trackdaily WHERE plays > 0 "
+    "GROUP BY track_id",
 )
-_SPAN_SET = "UPDATE detections_trackspan SET first_day = %s, last_day = %s WHERE track_id = %s"
+_AREA_SPANS = _Spans(
+    TrackAreaSpan,
+    ("region", "station_class", "track_id"),
+    "SELECT min(cell.day), max(cell.day) FROM detections_playdaily AS cell "
+    "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
+    "WHERE area.region = %s AND area.station_class = %s AND cell.track_id = %s "
+    "AND cell.plays > 0",
+    "INSERT INTO detections_trackareaspan "
+    "(region, station_class, track_id, first_day, last_day) "
+    "SELECT area.region, area.station_class, cell.track_id, min(cell.day), max(cell.day) "
+    "FROM detections_playdaily AS cell "
+    "JOIN detections_stationarea AS area ON area.station_id = cell.station_id "
+    "WHERE cell.plays > 0 GROUP BY 1, 2, 3",
+)
 
 
-def _spans_update(changes: dict[tuple, tuple[int, Decimal]]) -> None:
-    """Brings TrackSpan up to date with changes of TrackDaily rows ({(day, track): (plays,
-    airtime)}), after those rows were changed in this transaction.
+def _spans_update(spans: _Spans, changes: dict[tuple, int]) -> None:
+    """Brings a span table up to date with changes of the plays of its day rows
+    ({(day, *key): plays}), after those rows were changed in this transaction.
 
-    A track heard on a day widens its span to it: least/greatest merges, which commute,
-    so concurrent changes of one track never lose each other. A day that lost plays is
-    recounted from TrackDaily only when it is an end of the span, under the span row's
+    A key heard on a day widens its span to it: least/greatest merges, which commute,
+    so concurrent changes of one key never lose each other. A day that lost plays is
+    recounted from the day rows only when it is an end of the span, under the span row's
     lock: a concurrent widening either committed before the lock was granted (and the
     recount, a new statement, sees it) or merges into the recounted row after it."""
-    grown: dict[int, tuple[date, date]] = {}
-    shrunk: dict[int, set[date]] = defaultdict(set)
-    for (day, track_id), (plays, _airtime) in changes.items():
+    grown: dict[tuple, tuple[date, date]] = {}
+    shrunk: dict[tuple, set[date]] = defaultdict(set)
+    for (day, *key), plays in changes.items():
         if plays > 0:
-            first, last = grown.get(track_id, (day, day))
-            grown[track_id] = (min(first, day), max(last, day))
+            first, last = grown.get(tuple(key), (day, day))
+            grown[tuple(key)] = (min(first, day), max(last, day))
         elif plays < 0:
-            shrunk[track_id].add(day)
+            shrunk[tuple(key)].add(day)
     least, greatest = _LEAST_GREATEST[connection.vendor]
-    grow = _SPAN_GROW.format(least=least, greatest=greatest)
+    keys = ", ".join(spans.keys)
+    grow = _SPAN_GROW.format(
+        table=spans.table,
+        keys=keys,
+        marks=", ".join(["%s"] * len(spans.keys)),
+        least=least,
+        greatest=greatest,
+    )
+    where = " AND ".join(f"{k} = %s" for k in spans.keys)
+    update = _SPAN_SET.format(table=spans.table, where=where)
     with connection.cursor() as cursor:
-        for track_id in sorted(grown.keys() | shrunk.keys()):
-            if track_id in grown:
-                cursor.execute(grow, [track_id, *grown[track_id]])
-            if track_id not in shrunk:
+        for key in sorted(grown.keys() | shrunk.keys()):
+            if key in grown:
+                cursor.execute(grow, [*key, *grown[key]])
+            if key not in shrunk:
                 continue
-            span = TrackSpan.objects.select_for_update().filter(track_id=track_id)
+            span = spans.model.objects.select_for_update().filter(
+                **dict(zip(spans.keys, key, strict=True))
+            )
             ends = span.values_list("first_day", "last_day").first()
             if ends is None:
                 continue  # never filled: a rebuild counts it
-            if not shrunk[track_id] & set(ends):
+            if not shrunk[key] & set(ends):
                 continue
-            cursor.execute(_SPAN_OF_DAYS, [track_id])
+            cursor.execute(spans.days, list(key))
             first, last = cursor.fetchone()
             if first is None:
                 span.delete()
             else:
-                cursor.execute(_SPAN_SET, [first, last, track_id])
+                cursor.execute(update, [first, last, *key])
 
 
 def _artists_of(track_ids: set[int]) -> dict[int, int]:
@@ -643,6 +691,7 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog, settle: bo
         summaries[rows][key] = (n + plays, a + airtime)
 
     artists = _artists_of(set().union(*cells.values()))
+    area_days: dict[tuple, int] = defaultdict(int)  # (day, region, class, track) -> plays
     moved: set[tuple[int, date]] = set()  # the cells whose recount changed anything
     for (station_id, day), track_ids in sorted(cells.items()):
         recounted = _station_day_recount(station_id=station_id, day=day, track_ids=track_ids)
@@ -662,13 +711,17 @@ def play_rollup_changed(*, before: RollupShare | None, play: PlayLog, settle: bo
             add(_ARTIST_YEARS, (year, artist_id), plays, airtime)
             add(_ARTIST_AREA_MONTHS, (month, *areas[station_id], artist_id), plays, airtime)
             add(_ARTIST_AREA_YEARS, (year, *areas[station_id], artist_id), plays, airtime)
+            area_days[(day, *areas[station_id], track_id)] += plays
         add(_STATION_MONTHS, (month, station_id), *recounted.station)
         add(_STATION_WEEKS, (week_of(day), station_id), *recounted.station)
         backlog[station_id] += recounted.pending
     if moved:
         for rows in _SUMMARIES:
             _summary_add(rows, summaries[rows])
-        _spans_update(summaries[_TRACK_DAYS])
+        _spans_update(
+            _TRACK_SPANS, {key: plays for key, (plays, _a) in summaries[_TRACK_DAYS].items()}
+        )
+        _spans_update(_AREA_SPANS, area_days)
         _review_backlog_add(backlog)
         _versions_bump_on_commit(moved)
     if (
@@ -755,6 +808,7 @@ def rollups_rebuild(*, date_from: date, date_to: date) -> int:
             ArtistAreaMonthly,
             ArtistAreaYearly,
             TrackSpan,
+            TrackAreaSpan,
             ReviewBacklog,
         )
         PlayDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -874,10 +928,6 @@ def _artist_areas_rewrite(first: date, end: date) -> None:
             cursor.execute(sql, [first, end])
 
 
-_SPANS_OF_TRACKS = (
-    "INSERT INTO detections_trackspan (track_id, first_day, last_day) "
-    "SELECT track_id, min(day), max(day) FROM detections_trackdaily GROUP BY track_id"
-)
 # 1 January of a month row's year, in each database's SQL.
 _YEAR_OF_CELL = {
     "postgresql": "date_trunc('year', cell.month)::date",
@@ -917,7 +967,8 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
     TrackYearly and TrackAreaYearly for the years they fall in, as sums of their month
     rows, and ArtistDaily, ArtistMonthly and ArtistYearly for the same days, months and
     years from those track rows (ArtistAreaMonthly and ArtistAreaYearly for every month
-    and year of those years, from the track area rows); TrackSpan for every track.
+    and year of those years, from the track area rows); TrackSpan and TrackAreaSpan for
+    every track.
     Stations with day rows but no StationArea yet are recorded with their current region
     and class. Call with the tables locked (as `rollups_rebuild` does)."""
     TrackDaily.objects.filter(day__gte=date_from, day__lte=date_to).delete()
@@ -955,8 +1006,9 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
             ).delete()
             cursor.execute(_ARTIST_CELLS.format(name=name, period=rows.period), [first, end])
         _artist_areas_rewrite(date(date_from.year, 1, 1), year_after(date_to))
-        TrackSpan.objects.all().delete()
-        cursor.execute(_SPANS_OF_TRACKS)
+        for spans in (_TRACK_SPANS, _AREA_SPANS):
+            spans.model.objects.all().delete()
+            cursor.execute(spans.fill)
 
 
 def _moved_stations():
@@ -982,16 +1034,21 @@ def area_months_current() -> bool:
 def track_area_monthly_restate() -> int:
     """Counts the plays of stations whose region or class staff changed under their new
     ones in TrackAreaMonthly (the table recounted from PlayDaily), TrackAreaYearly (from
-    those months) and the artist area summaries (from those), and bumps the cache
-    versions on commit; returns how many stations moved. Safe to run twice: when no
-    station moved it reads the stations and writes nothing."""
+    those months), the artist area summaries (from those) and TrackAreaSpan, and bumps
+    the cache versions on commit; returns how many stations moved. Safe to run twice:
+    when no station moved it reads the stations and writes nothing."""
     from stations.models import Station
 
     if area_months_current():
         return 0
     with transaction.atomic():
         _tables_lock(
-            StationArea, TrackAreaMonthly, TrackAreaYearly, ArtistAreaMonthly, ArtistAreaYearly
+            StationArea,
+            TrackAreaMonthly,
+            TrackAreaYearly,
+            ArtistAreaMonthly,
+            ArtistAreaYearly,
+            TrackAreaSpan,
         )
         current = {
             pk: (region, cls)
@@ -1016,6 +1073,9 @@ def track_area_monthly_restate() -> int:
             )
         _years_rewrite(_AREA_YEARS, _AREA_MONTHS, date.min, date.max)
         _artist_areas_rewrite(date.min, date.max)
+        TrackAreaSpan.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute(_AREA_SPANS.fill)
         # Region and class answers change; a station's own do not.
         transaction.on_commit(lambda: _versions_bump([VERSION_ALL]))
     return len(moved)

@@ -62,6 +62,7 @@ from detections.models import (
     StationMonthly,
     StationWeekly,
     TrackAreaMonthly,
+    TrackAreaSpan,
     TrackAreaYearly,
     TrackDaily,
     TrackMonthly,
@@ -402,20 +403,20 @@ class _AreaRanking:
         self, cover: _Cover, areas: list[tuple[str, str]], days: QuerySet, keys: list[int]
     ) -> list[QuerySet]:
         """Rows of `keys` in the areas and periods of the cover (`days`: PlayDaily in
-        the region and class filters)."""
-        runs = (("year", cover.years), ("month", cover.months))
+        the region and class filters). One period each: the keys are then looked up in
+        the summary's unique index, not filtered from every row of a run."""
         return [
             *(
                 self.by_period[period]
                 .objects.filter(
                     region=region,
                     station_class=station_class,
-                    **{f"{period}__gte": first, f"{period}__lt": end, f"{self.key}__any": keys},
+                    **{period: start, f"{self.key}__any": keys},
                 )
                 .order_by()
                 .values_list(self.key, "plays", "airtime_seconds")
-                for period, spans in runs
-                for first, end in spans
+                for period, start in _periods(cover)
+                if period != "day"
                 for region, station_class in areas
             ),
             *(
@@ -566,17 +567,25 @@ def _ranked_tops(
     return answers
 
 
-def _tracks_heard(q: RollupQuery, data_days: _DataDays) -> int | None:
-    """How many tracks have plays in the range, from TrackSpan when the range runs past
-    the last day with plays (or starts before the first); None otherwise."""
+def _tracks_heard(
+    q: RollupQuery, data_days: _DataDays, areas: list[tuple[str, str]] | None = None
+) -> int | None:
+    """How many tracks have plays in the range (on the stations of `areas`, (region,
+    class) pairs, if given), from TrackSpan (TrackAreaSpan) when the range runs past the
+    last day with plays (or starts before the first); None otherwise."""
     first, last = data_days()
     if first is None:
         return 0
     if q.date_to >= last:
-        return statements.rows(_tracks_heard_sql("last_day", ">="), [q.date_from])[0][0]
-    if q.date_from <= first:
-        return statements.rows(_tracks_heard_sql("first_day", "<="), [q.date_to])[0][0]
-    return None
+        field, operator, day = "last_day", ">=", q.date_from
+    elif q.date_from <= first:
+        field, operator, day = "first_day", "<=", q.date_to
+    else:
+        return None
+    if areas is None:
+        return statements.rows(_tracks_heard_sql(field, operator), [day])[0][0]
+    params = [value for region, cls in areas for value in (region, cls, day)]
+    return statements.rows(_area_tracks_heard_sql(field, operator, len(areas)), params)[0][0]
 
 
 @functools.cache
@@ -584,6 +593,18 @@ def _tracks_heard_sql(field: str, operator: str) -> str:
     # Written out: the ORM built the count anew for every platform rollup.
     where = f"{statements.column(TrackSpan, field)} {operator} %s"
     return f"SELECT count(*) FROM {statements.table(TrackSpan)} WHERE {where}"  # noqa: S608
+
+
+@functools.cache
+def _area_tracks_heard_sql(field: str, operator: str, areas: int) -> str:
+    """The count over `areas` (region, class) pairs, each an index range of its own; one
+    area's tracks are distinct already."""
+    table = statements.table(TrackAreaSpan)
+    where = f"region = %s AND station_class = %s AND {field} {operator} %s"
+    if areas == 1:
+        return f"SELECT count(*) FROM {table} WHERE {where}"  # noqa: S608
+    each = " UNION ALL ".join([f"SELECT track_id FROM {table} WHERE {where}"] * areas)  # noqa: S608
+    return f"SELECT count(*) FROM (SELECT DISTINCT track_id FROM ({each}) AS a) AS heard"  # noqa: S608
 
 
 def _cells_sql(parts: list[QuerySet]) -> tuple[str, list]:
@@ -823,9 +844,9 @@ def _tops_ranked(
     scope: Scope, q: RollupQuery, plays: QuerySet, data_days: _DataDays
 ) -> _Tops | None:
     """The same for the whole platform, a region or a class: from a few rows per period
-    (`_ranked_tops`), and the number of tracks from TrackSpan (the platform) or the
-    area's track rows; None for a narrower scope or filter, or when the bound proves
-    nothing."""
+    (`_ranked_tops`), and the number of tracks from TrackSpan or TrackAreaSpan (or, for
+    a region's or class's range inside the plays, its track rows); None for a narrower
+    scope or filter, or when the bound proves nothing."""
     narrowed = (
         scope.station_ids is not None
         or scope.by_track
@@ -837,19 +858,21 @@ def _tops_ranked(
         return None
     cover = _cover(q, data_days, kinds=("year", "month"))
     if q.region or q.station_class:
+        if not cover.years and not cover.months:
+            return None  # days only: folding them is one read, ranking them three
         if not area_months_current():
             return None  # a station changed region or class: its plays are not yet moved
         area = {"region": q.region} if q.region else {}
         if q.station_class:
             area["station_class"] = q.station_class
-        if not cover.years and not cover.months:
-            return None  # days only: folding them is one read, ranking them three
         areas = _areas(area)
+        if not areas:
+            return [], [], 0  # no station is counted there
         plans = (
             _AREA_TRACK_RANKING.plan(cover, areas, plays),
             _AREA_ARTIST_RANKING.plan(cover, areas, plays),
         )
-        heard = None
+        heard = _tracks_heard(q, data_days, areas)
     else:
         heard = _tracks_heard(q, data_days)
         if heard is None:

@@ -1027,6 +1027,46 @@ class TrackSpan(models.Model):
         return f"track {self.track_id}: {self.first_day} to {self.last_day}"
 
 
+class TrackAreaSpan(models.Model):
+    """The first and last day a track has plays on the stations of one region and class
+    (as StationArea records them), kept with PlayDaily and moved with TrackAreaMonthly.
+    A region's or class's range that runs to the last day with plays counts its tracks
+    as those whose last day there is in it (one index range), as TrackSpan does for the
+    platform."""
+
+    region = models.CharField(max_length=80, blank=True)
+    station_class = models.CharField(max_length=16)
+    track = models.ForeignKey("tracks.Track", on_delete=models.CASCADE, related_name="+")
+    first_day = models.DateField()
+    last_day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "station_class", "track"], name="track_area_span_cell"
+            ),
+            models.CheckConstraint(
+                condition=Q(first_day__lte=F("last_day")), name="track_area_span_ordered"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["region", "station_class", "last_day"],
+                include=["track"],
+                name="track_area_span_last",
+            ),
+            models.Index(
+                fields=["region", "station_class", "first_day"],
+                include=["track"],
+                name="track_area_span_first",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        area = f"{self.region}/{self.station_class}"
+        return f"{area} track {self.track_id}: {self.first_day} to {self.last_day}"
+
+
 class DetectionHealthDaily(models.Model):
     """Per station and day: windows analysed, matched, low-confidence and failed
     (from MatchCache, which is pruned; these rows keep the history)."""

@@ -26,6 +26,7 @@ from detections.models import (
     ArtistMonthly,
     ArtistYearly,
     PlayLog,
+    TrackAreaSpan,
     TrackSpan,
 )
 from detections.tests.factories import PlayLogFactory
@@ -93,6 +94,26 @@ def assert_artist_summaries_equal_a_direct_count() -> None:
 
 def track_spans() -> dict:
     return {s.track_id: (s.first_day, s.last_day) for s in TrackSpan.objects.all()}
+
+
+def area_spans() -> dict:
+    return {
+        (s.region, s.station_class, s.track_id): (s.first_day, s.last_day)
+        for s in TrackAreaSpan.objects.all()
+    }
+
+
+def direct_area_spans() -> dict:
+    """Each track's first and last day per its stations' current region and class."""
+    area = ("station__region", "station__station_class", "track_id")
+    rows = (
+        _counted()
+        .annotate(day=TruncDate("started_at"))
+        .values(*area)
+        .annotate(first=Min("day"), last=Max("day"))
+        .order_by()
+    )
+    return {tuple(r[k] for k in area): (r["first"], r["last"]) for r in rows}
 
 
 def direct_spans() -> dict:
@@ -220,6 +241,7 @@ def test_region_and_class_tops_are_ranked_from_area_rows_and_equal_a_direct_coun
     assert_artist_summaries_equal_a_direct_count()
     monkeypatch.setattr(analytics_selectors, "_RANKED_READ_MIN", 1)
     last = _counted().order_by("-started_at").first().started_at.date()
+    earliest = _counted().order_by("started_at").first().started_at.date()
     # When staff ask by region, by class and by both, for ranges with whole months or a
     # year so far, inside the plays or running past them
     for area in (
@@ -239,6 +261,10 @@ def test_region_and_class_tops_are_ranked_from_area_rows_and_equal_a_direct_coun
             _assert_tops_equal_a_direct_count(result, first, last_day, top, **area)
             assert "per_track" not in sql, (area, first)
             assert "detections_artistarea" in sql
+            # (the tracks of a range to the last play, or from before the first, counted
+            # from the area's spans)
+            spanned = last_day >= last or first <= earliest
+            assert ("detections_trackareaspan" in sql) == spanned
     # And a range of days only is folded (one read), and still equal to a direct count
     result, sql = _staff_rollup(parties, date(2025, 3, 3), date(2025, 3, 9), 2, region="Ashanti")
     assert "per_track" in sql
@@ -369,19 +395,28 @@ def test_spans_and_artist_summaries_follow_rejections_and_confirmations(parties)
         with TestCase.captureOnCommitCallbacks(execute=True):
             services.play_review(actor=parties.support, play_id=play.pk, status=status)
 
+    # (also on Luv FM on 4 March: its region's span is that day)
+    _play(track, parties.other_station, datetime(2025, 3, 4, 9, tzinfo=UTC), 200)
+    analytics.rollups_rebuild(date_from=date(2025, 3, 4), date_to=date(2025, 3, 4))
+    assert area_spans() == direct_area_spans()
     # When the last day's play is rejected, the span ends on the day before
     review(plays[2], "rejected")
     assert track_spans()[track.pk] == (date(2025, 3, 3), date(2025, 3, 5))
+    assert area_spans() == direct_area_spans()
     # A middle day rejected changes no end
     review(plays[1], "rejected")
-    assert track_spans()[track.pk] == (date(2025, 3, 3), date(2025, 3, 3))
+    assert track_spans()[track.pk] == (date(2025, 3, 3), date(2025, 3, 4))
+    assert area_spans() == direct_area_spans()
     # Confirmed again, the last day is back
     review(plays[2], "verified")
     assert track_spans()[track.pk] == (date(2025, 3, 3), date(2025, 3, 9))
-    # Every play rejected: no span
+    assert area_spans() == direct_area_spans()
+    # Every play on Joy FM rejected: no span in its region, Luv FM's left
     review(plays[0], "rejected")
     review(plays[2], "rejected")
-    assert track.pk not in track_spans()
+    assert track_spans()[track.pk] == (date(2025, 3, 4), date(2025, 3, 4))
+    assert area_spans() == direct_area_spans()
+    assert [key[0] for key in area_spans() if key[2] == track.pk] == ["Ashanti"]
     assert track_spans() == direct_spans()
     assert_artist_summaries_equal_a_direct_count()
 
