@@ -218,13 +218,9 @@ def test_platform_tops_are_ranked_from_a_few_rows_per_period_and_equal_a_direct_
         assert "detections_trackspan" in sql
 
 
-def test_region_and_class_tops_are_ranked_from_area_rows_and_equal_a_direct_count(
-    parties, monkeypatch
-):
-    # Given a skewed catalogue on Joy FM (Greater Accra, A), Luv FM (Ashanti, A) and a
-    # third station in Ashanti of another class, and few rows read per period and area
-    tracks = _skewed_catalogue(parties)
-    third = StationFactory(
+def _class_b_station_in_ashanti():
+    """A station in Luv FM's region, of another class (the parties' stations are A)."""
+    return StationFactory(
         name="Adom FM",
         slug="adom-fm",
         call_sign="ADM",
@@ -232,6 +228,15 @@ def test_region_and_class_tops_are_ranked_from_area_rows_and_equal_a_direct_coun
         region="Ashanti",
         station_class="B",
     )
+
+
+def test_region_and_class_tops_are_ranked_from_area_rows_and_equal_a_direct_count(
+    parties, monkeypatch
+):
+    # Given a skewed catalogue on Joy FM (Greater Accra, A), Luv FM (Ashanti, A) and a
+    # third station in Ashanti of another class, and few rows read per period and area
+    tracks = _skewed_catalogue(parties)
+    third = _class_b_station_in_ashanti()
     rng = random.Random(5)
     for minute in rng.sample(range(52 * 24 * 60), 300):  # one play a minute at most
         track = rng.choices(tracks, weights=[1 / (r + 1) for r in range(40)])[0]
@@ -278,14 +283,7 @@ def test_an_areas_track_read_in_some_heads_only_is_still_a_candidate(parties, mo
     # K 10, two others 1; on a class B station in Ashanti four others 3 each and K 2;
     # on 28 February f 20 plays on Luv FM, and a play on 3 February (so February is not
     # a whole month of a range from the 28th)
-    third = StationFactory(
-        name="Adom FM",
-        slug="adom-fm",
-        call_sign="ADM",
-        licence_number="NCA-ADOM",
-        region="Ashanti",
-        station_class="B",
-    )
+    third = _class_b_station_in_ashanti()
     tracks = {name: TrackFactory(primary_artist=ArtistFactory()) for name in "XKabcdef"}
     at = datetime(2025, 3, 10, 6, tzinfo=UTC)
     for station, counts in (
