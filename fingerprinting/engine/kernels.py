@@ -17,11 +17,53 @@ at once.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 # Table keys are (slot << 32 | bin), never negative.
 _EMPTY = np.int64(-(2**62))
+
+
+# How many probes (or entries) ahead the lookup asks for what it will read: a probe's
+# directory entry is wanted two steps before its bucket, whose address it gives.
+# Measured on a 10,000-track index (bench/README.md): 4-8 were within 10 % of each other.
+_AHEAD_BUCKET = 6
+_AHEAD_ENTRIES = 16
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):  # pragma: no cover
+    """Asks the CPU to start loading ``array[index]`` into its caches (LLVM's prefetch:
+    a read, kept in every cache level). A hint: it returns nothing and changes nothing;
+    the index is not checked (`_ahead` keeps it inside the array)."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(
+            context, builder, array_type, view, [args[1]], wraparound=False
+        )
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [ir.PointerType(), i32, i32, i32]),
+            "llvm.prefetch.p0",
+        )
+        # (address, 0: read, 3: keep in all levels, 1: data)
+        builder.call(fn, [pointer, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@njit(nogil=True)
+def _ahead(array, index):  # pragma: no cover
+    """`_prefetch` of ``array[index]``, the index kept inside the array (the end of a
+    directory or bucket may point one past it)."""
+    _prefetch(array, min(max(np.int64(index), 0), array.size - 1))
 
 
 @njit(nogil=True)
@@ -32,9 +74,16 @@ def bucket_ranges(keys, directory, shift, probes, order, lo_out, count_out):  # 
     binary search runs inside that bucket only, on ``keys``, the entries' low 16
     bits (``shift`` <= 16, so within a bucket they hold the rest of the hash).
     Probes are visited in ``order`` (sorted by hash), so consecutive searches read
-    ascending addresses.
+    ascending addresses. Each is a chain of dependent reads from memory (directory,
+    then bucket); the reads of the probes a few steps ahead are started first, so that
+    several are in flight at once instead of one.
     """
-    for k in range(order.size):
+    n = order.size
+    for k in range(n):
+        if k + 2 * _AHEAD_BUCKET < n:
+            _ahead(directory, np.int64(probes[order[k + 2 * _AHEAD_BUCKET]]) >> shift)
+        if k + _AHEAD_BUCKET < n:
+            _ahead(keys, directory[np.int64(probes[order[k + _AHEAD_BUCKET]]) >> shift])
         i = order[k]
         wanted = probes[i]
         low = wanted & 0xFFFF
@@ -77,7 +126,10 @@ def prefix_order(hashes, bits):  # pragma: no cover
 def gather_entries(values, lo, count, use, probe_out, position_out, filled):  # pragma: no cover
     """Append the entries of every probe with ``use`` set; returns the new fill."""
     k = filled
-    for i in range(lo.size):
+    n = lo.size
+    for i in range(n):
+        if i + _AHEAD_ENTRIES < n:
+            _ahead(values, lo[i + _AHEAD_ENTRIES])
         if not use[i]:
             continue
         start = lo[i]
@@ -95,7 +147,10 @@ def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
     block is narrower than the gap between two bases, so at most one base lies
     inside it."""
     n_bases = bases.size
-    for i in range(positions.size):
+    n = positions.size
+    for i in range(n):
+        if i + _AHEAD_ENTRIES < n:
+            _ahead(blocks, positions[i + _AHEAD_ENTRIES] >> block_bits)
         position = positions[i]
         block = position >> block_bits
         if block >= blocks.size:
