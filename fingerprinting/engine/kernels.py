@@ -286,6 +286,37 @@ def probe_keys(cell, alt, has_alt, sizes):  # pragma: no cover
 
 
 @njit(nogil=True)
+def _first_pairs(slot, position, q_time):  # pragma: no cover
+    """Which candidates are the first with their (position, query time), how many are,
+    and the number of slots (the highest slot + 1)."""
+    n = slot.size
+    pair_position, bits, mask = _empty_table(n)
+    pair_time = np.empty(pair_position.size, dtype=np.float64)
+    first = np.zeros(n, dtype=np.bool_)
+    n_first = 0
+    n_slots = 0
+    for i in range(n):
+        if slot[i] + 1 > n_slots:
+            n_slots = slot[i] + 1
+        at = np.int64(
+            ((np.uint64(position[i]) ^ np.uint64(np.int64(q_time[i] * 8.0) << 40)) * _GOLDEN)
+            >> bits
+        )
+        repeated = False
+        while pair_position[at] != _EMPTY:
+            if pair_position[at] == position[i] and pair_time[at] == q_time[i]:
+                repeated = True
+                break
+            at = (at + 1) & mask
+        if not repeated:
+            pair_position[at] = position[i]
+            pair_time[at] = q_time[i]
+            first[i] = True
+            n_first += 1
+    return first, n_first, n_slots
+
+
+@njit(nogil=True)
 def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  # pragma: no cover
     """The full vote: every candidate votes at every trial speed for (slot, speed,
     offset), where offset = track frame - rint(query frame * speed); a stored entry
@@ -299,13 +330,17 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
     tests (unique/lexsort over the expanded candidates).
     """
     n_speeds = speeds.size
-    seen, bits, mask = _empty_table(slot.size * n_speeds)
+    # A candidate repeating an earlier one's (entry, query time) would cast the same
+    # votes, all seen already: it is dropped before the vote, and the vote's tables are
+    # sized for the others (multi-probes reach one entry from one query time several
+    # times: on a crowded query two thirds of the candidates).
+    first, n_first, n_slots = _first_pairs(slot, position, q_time)
+    seen, bits, mask = _empty_table(n_first * n_speeds)
     count_key = np.full(seen.size, _EMPTY, dtype=np.int64)
     count = np.zeros(seen.size, dtype=np.int64)
-    n_slots = 0
     for i in range(slot.size):
-        if slot[i] + 1 > n_slots:
-            n_slots = slot[i] + 1
+        if not first[i]:
+            continue
         for s in range(n_speeds):
             frame = np.int64(np.rint(np.float64(q_time[i]) * speeds[s]))
             clipped = min(max(frame, 0), (1 << 20) - 1)

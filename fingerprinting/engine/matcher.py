@@ -136,31 +136,24 @@ class Matcher:
         # unrelated music would otherwise pile up votes. Votes within the tolerance
         # count together; see kernels.best_alignments for the order of ties.
         speeds = np.asarray(spec.speeds, dtype=np.float64)
-        n_speeds = speeds.size
         best_slot, best_speed, best_diff, _ = kernels.best_alignments(
             slot, local, q_time, position, speeds, OFFSET_TOLERANCE, limit
         )
-        # Only the best tracks' candidates are expanded over the trial speeds again,
-        # to gather each one's aligned hits.
+        # Each best track's candidates are aligned again at its best speed (a track has
+        # one best key), to gather its aligned hits.
         near = np.isin(slot, best_slot)
         slot, local, q_time, position = slot[near], local[near], q_time[near], position[near]
-        anchor_frame = np.rint(q_time[:, None] * speeds[None, :]).astype(np.int64)
-        diff = (local[:, None] - anchor_frame).ravel()
-        speed = np.tile(np.arange(n_speeds, dtype=np.int64), slot.size)
-        slot = np.repeat(slot, n_speeds)
-        position = np.repeat(position, n_speeds)
-        q_time = np.repeat(q_time, n_speeds)
-        local = np.repeat(local, n_speeds)
         found: list[dict] = []
         for k_slot, k_speed, k_diff in zip(
             best_slot.tolist(), best_speed.tolist(), best_diff.tolist(), strict=True
         ):
-            aligned = (
-                (slot == k_slot) & (speed == k_speed) & (np.abs(diff - k_diff) <= OFFSET_TOLERANCE)
-            )
-            entries_hit = np.unique(position[aligned])
-            q_times = q_time[aligned]
-            k_speed_value, k_shift = _fit_alignment(q_times, local[aligned], speeds[k_speed])
+            mine = slot == k_slot
+            k_local, k_time = local[mine], q_time[mine]
+            diff = k_local - np.rint(k_time * speeds[k_speed]).astype(np.int64)
+            aligned = np.abs(diff - k_diff) <= OFFSET_TOLERANCE
+            entries_hit = np.unique(position[mine][aligned])
+            q_times = k_time[aligned]
+            k_speed_value, k_shift = _fit_alignment(q_times, k_local[aligned], speeds[k_speed])
             seconds_hit = np.unique(np.floor(q_times * spec.frame_seconds).astype(np.int64))
             found.append(
                 {
