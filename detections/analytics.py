@@ -897,35 +897,40 @@ _YEARS_OF_MONTHS = (
     "SELECT {year}, {keys}, sum(plays), sum(airtime_seconds) "
     "FROM {months} AS cell WHERE month >= %s AND month < %s GROUP BY {year}, {keys}"
 )
-# An artist summary's rows for a range of periods, from the track summary of the same
-# periods (each track under its primary artist).
+# An artist summary's rows (platform or area: {area} is "" or "region, station_class, ")
+# for a range of periods, from the track summary of the same periods and area, each
+# track under its primary artist.
 _ARTIST_CELLS = (
-    "INSERT INTO detections_artist{name} ({period}, artist_id, plays, airtime_seconds) "
-    "SELECT cell.{period}, track.primary_artist_id, sum(cell.plays), sum(cell.airtime_seconds) "
-    "FROM detections_track{name} AS cell JOIN tracks_track AS track ON track.id = cell.track_id "
-    "WHERE cell.{period} >= %s AND cell.{period} < %s GROUP BY 1, 2"
-)
-# An artist area summary's rows for a range of periods, from the track area summary's.
-_ARTIST_AREA_CELLS = (
-    "INSERT INTO detections_artistarea{name} "
-    "({period}, region, station_class, artist_id, plays, airtime_seconds) "
-    "SELECT cell.{period}, cell.region, cell.station_class, track.primary_artist_id, "
-    "sum(cell.plays), sum(cell.airtime_seconds) FROM detections_trackarea{name} AS cell "
+    "INSERT INTO {artists} ({period}, {area}artist_id, plays, airtime_seconds) "
+    "SELECT cell.{period}, {cell_area}track.primary_artist_id, sum(cell.plays), "
+    "sum(cell.airtime_seconds) FROM {tracks} AS cell "
     "JOIN tracks_track AS track ON track.id = cell.track_id "
-    "WHERE cell.{period} >= %s AND cell.{period} < %s GROUP BY 1, 2, 3, 4"
+    "WHERE cell.{period} >= %s AND cell.{period} < %s GROUP BY {groups}"
 )
 
 
-def _artist_areas_rewrite(first: date, end: date) -> None:
-    """Rewrites ArtistAreaMonthly and ArtistAreaYearly for the periods that start in
-    [first, end) from the track area rows of the same periods."""
+def _artists_rewrite(rows: _Summary, tracks, first: date, end: date) -> None:
+    """Rewrites the artist summary `rows` for the periods that start in [first, end) from
+    the rows of the track summary `tracks` (model) of the same periods."""
+    rows.model.objects.filter(**{f"{rows.period}__gte": first, f"{rows.period}__lt": end}).delete()
+    area = rows.keys[:-1]  # () or (region, station_class)
+    insert = _ARTIST_CELLS.format(
+        artists=rows.table,
+        tracks=tracks._meta.db_table,
+        period=rows.period,
+        area="".join(f"{column}, " for column in area),
+        cell_area="".join(f"cell.{column}, " for column in area),
+        groups=", ".join(str(i) for i in range(1, len(area) + 3)),
+    )
     with connection.cursor() as cursor:
-        for rows, name in ((_ARTIST_AREA_MONTHS, "monthly"), (_ARTIST_AREA_YEARS, "yearly")):
-            rows.model.objects.filter(
-                **{f"{rows.period}__gte": first, f"{rows.period}__lt": end}
-            ).delete()
-            sql = _ARTIST_AREA_CELLS.format(name=name, period=rows.period)
-            cursor.execute(sql, [first, end])
+        cursor.execute(insert, [first, end])
+
+
+def _spans_rewrite(spans: _Spans) -> None:
+    """Rewrites a span table from its day rows."""
+    spans.model.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(spans.fill)
 
 
 # 1 January of a month row's year, in each database's SQL.
@@ -995,20 +1000,19 @@ def summaries_recount(*, date_from: date, date_to: date) -> None:
         first, end = date(date_from.year, 1, 1), year_after(date_to)
         _years_rewrite(_TRACK_YEARS, _TRACK_MONTHS, first, end)
         _years_rewrite(_AREA_YEARS, _AREA_MONTHS, first, end)
-        # The artists' rows of the same days, months and years, from the tracks' rows.
-        for rows, name, first, end in (
-            (_ARTIST_DAYS, "daily", date_from, date_to + timedelta(days=1)),
-            (_ARTIST_MONTHS, "monthly", date_from.replace(day=1), month_after(date_to)),
-            (_ARTIST_YEARS, "yearly", date(date_from.year, 1, 1), year_after(date_to)),
-        ):
-            rows.model.objects.filter(
-                **{f"{rows.period}__gte": first, f"{rows.period}__lt": end}
-            ).delete()
-            cursor.execute(_ARTIST_CELLS.format(name=name, period=rows.period), [first, end])
-        _artist_areas_rewrite(date(date_from.year, 1, 1), year_after(date_to))
-        for spans in (_TRACK_SPANS, _AREA_SPANS):
-            spans.model.objects.all().delete()
-            cursor.execute(spans.fill)
+    # The artists' rows of the same days, months and years, from the tracks' rows (the
+    # areas' for every month of those years).
+    years = (date(date_from.year, 1, 1), year_after(date_to))
+    for rows, tracks, (first, end) in (
+        (_ARTIST_DAYS, TrackDaily, (date_from, date_to + timedelta(days=1))),
+        (_ARTIST_MONTHS, TrackMonthly, (date_from.replace(day=1), month_after(date_to))),
+        (_ARTIST_YEARS, TrackYearly, years),
+        (_ARTIST_AREA_MONTHS, TrackAreaMonthly, years),
+        (_ARTIST_AREA_YEARS, TrackAreaYearly, years),
+    ):
+        _artists_rewrite(rows, tracks, first, end)
+    _spans_rewrite(_TRACK_SPANS)
+    _spans_rewrite(_AREA_SPANS)
 
 
 def _moved_stations():
@@ -1072,10 +1076,9 @@ def track_area_monthly_restate() -> int:
                 [date.min, date.max],
             )
         _years_rewrite(_AREA_YEARS, _AREA_MONTHS, date.min, date.max)
-        _artist_areas_rewrite(date.min, date.max)
-        TrackAreaSpan.objects.all().delete()
-        with connection.cursor() as cursor:
-            cursor.execute(_AREA_SPANS.fill)
+        _artists_rewrite(_ARTIST_AREA_MONTHS, TrackAreaMonthly, date.min, date.max)
+        _artists_rewrite(_ARTIST_AREA_YEARS, TrackAreaYearly, date.min, date.max)
+        _spans_rewrite(_AREA_SPANS)
         # Region and class answers change; a station's own do not.
         transaction.on_commit(lambda: _versions_bump([VERSION_ALL]))
     return len(moved)
