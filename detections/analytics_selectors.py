@@ -387,6 +387,15 @@ _DAYS_BY_ARTIST = (
 )
 
 
+def _area_periods(cover: _Cover, areas: list[tuple[str, str]]):
+    """Each whole year and month of the cover in each area: (period, first day, region,
+    class)."""
+    for period, start in _periods(cover):
+        if period != "day":  # the days outside whole periods: PlayDaily
+            for region, station_class in areas:
+                yield period, start, region, station_class
+
+
 @dataclass(frozen=True)
 class _AreaRanking:
     """A region's or class's top list: whole years and months from an area summary (a
@@ -415,9 +424,7 @@ class _AreaRanking:
                 )
                 .order_by()
                 .values_list(self.key, "plays", "airtime_seconds")
-                for period, start in _periods(cover)
-                if period != "day"
-                for region, station_class in areas
+                for period, start, region, station_class in _area_periods(cover, areas)
             ),
             *(
                 days.filter(
@@ -435,9 +442,7 @@ class _AreaRanking:
                 f"{period} = %s AND region = %s AND station_class = %s",
                 (start, region, station_class),
             )
-            for period, start in _periods(cover)
-            if period != "day"  # the days are folded, below
-            for region, station_class in areas
+            for period, start, region, station_class in _area_periods(cover, areas)
         ]
         for first, end in cover.days:
             sql, params = (
@@ -471,8 +476,9 @@ _AREA_ARTIST_RANKING = _AreaRanking(
 )
 # Rows read per period: four times the top asked for, and at least this many.
 _RANKED_READ_MIN = 40
-# A ranking of more heads than this (a year of days) is ranked by folding all its rows.
-_RANKED_PERIODS_MAX = 64
+# A ranking of more heads (periods, or periods × areas) than this (a year of days) is
+# ranked by folding all its rows.
+_RANKED_HEADS_MAX = 64
 # Candidates whose exact totals are read, at most; past it the bound is too loose.
 _RANKED_CANDIDATES_MAX = 2000
 
@@ -502,13 +508,13 @@ def _ranked_tops(
 
     Without folding every row of the range: each head's `read` most played rows come
     first from its index; a key not among them has at most as many plays there as the
-    last one read (0 when the head had fewer rows). A key read nowhere
-    has at most the sum of those, the bound. Keys that could still reach the top (what
-    they were read with plus the bound of the heads they were not read in, against the
-    top-th most read) get their exact totals; the answer is proven when the last of the
-    top has more plays than the bound. Zipf-like airplay proves it with ~40 rows per
-    period where a month of the platform has 8,000."""
-    if any(len(plan.heads) > _RANKED_PERIODS_MAX for plan in plans):
+    last one read (0 when the head had fewer rows). A key read nowhere has at most the
+    sum of those, the bound. Keys that could still reach the top (what they were read
+    with plus the bound of the heads they were not read in, against the top-th most
+    read) get their exact totals; the answer is proven when the last of the top has more
+    plays than the bound. Zipf-like airplay proves it with ~40 rows per period where a
+    month of the platform has 8,000."""
+    if any(len(plan.heads) > _RANKED_HEADS_MAX for plan in plans):
         return {plan.kind: None for plan in plans}
     read = max(4 * top, _RANKED_READ_MIN)
     selects, params = [], []
@@ -653,11 +659,20 @@ def _track_summaries(scope: Scope, q: RollupQuery) -> tuple[QuerySet, QuerySet] 
         return TrackYearly.objects.all(), TrackMonthly.objects.all()
     if not area_months_current():
         return None  # a station changed region or class: its plays are not yet moved
+    return _area_summaries(_area_of(q))
+
+
+def _area_of(q: RollupQuery) -> dict[str, str]:
+    """The region and class filters of the query, as columns of the area summaries."""
     area = {}
     if q.region:
         area["region"] = q.region
     if q.station_class:
         area["station_class"] = q.station_class
+    return area
+
+
+def _area_summaries(area: dict[str, str]) -> tuple[QuerySet, QuerySet]:
     return TrackAreaYearly.objects.filter(**area), TrackAreaMonthly.objects.filter(**area)
 
 
@@ -668,6 +683,7 @@ def _track_parts(
     data_days: _DataDays,
     *,
     columns: tuple[str, ...] = ("track_id", "plays", "airtime_seconds"),
+    summaries: tuple[QuerySet, QuerySet] | None = None,
 ) -> list[QuerySet]:
     """(track id, plays, airtime) cells with plays in the range (see `_cover`).
 
@@ -685,7 +701,8 @@ def _track_parts(
     if platform:
         days = TrackDaily.objects.filter(day__gte=q.date_from, day__lte=q.date_to)
         plays = _by_tracks(days, scope, q).order_by()
-    summaries = _track_summaries(scope, q)
+    if summaries is None:  # (given by a caller that checked the areas already)
+        summaries = _track_summaries(scope, q)
     if summaries is None:
         return [plays.values_list(*columns)]
     years, months = summaries
@@ -862,9 +879,7 @@ def _tops_ranked(
             return None  # days only: folding them is one read, ranking them three
         if not area_months_current():
             return None  # a station changed region or class: its plays are not yet moved
-        area = {"region": q.region} if q.region else {}
-        if q.station_class:
-            area["station_class"] = q.station_class
+        area = _area_of(q)
         areas = _areas(area)
         if not areas:
             return [], [], 0  # no station is counted there
@@ -883,7 +898,9 @@ def _tops_ranked(
     if tracks is None or artists is None:
         return None
     if heard is None:
-        parts = _track_parts(scope, q, plays, data_days, columns=("track_id",))
+        parts = _track_parts(
+            scope, q, plays, data_days, columns=("track_id",), summaries=_area_summaries(area)
+        )
         (heard,) = _fetch(_DISTINCT_TRACKS, parts)[0]
     titles = {
         pk: (title, stage_name)
