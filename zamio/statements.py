@@ -51,7 +51,7 @@ class Compiled:
             compiler = queryset.query.get_compiler(connection.alias)
             sql, params = compiler.as_sql()
             # Each parameter: (True, the index of the caller's value) or (False, a constant
-            # the query itself holds, as a status name).
+            # the query itself holds, such as a status name, passed as it is).
             places = tuple(
                 (True, _SAMPLES.index(p)) if p in _SAMPLES else (False, p) for p in params
             )
