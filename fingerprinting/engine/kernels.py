@@ -22,8 +22,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-# Table keys are (slot << 32 | bin), never negative.
+# No vote yet for a slot (vote keys are never negative).
 _EMPTY = np.int64(-(2**62))
 
 
@@ -163,63 +162,119 @@ def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
         out[i] = slot
 
 
-@njit(nogil=True)
-def _empty_table(n):  # pragma: no cover
-    """An open-addressing table for up to ``n`` keys (at most half full): its key array,
-    all empty, and the shift and mask that place a key (``_insert``, ``_find``)."""
-    size = 16
-    while size < 2 * n:
-        size <<= 1
-    return np.full(size, _EMPTY, dtype=np.int64), np.uint64(64 - int(np.log2(size))), size - 1
+_RADIX_BITS = 11
 
 
 @njit(nogil=True)
-def _insert(table_key, key, bits, mask):  # pragma: no cover
-    """Slot of ``key`` in an open-addressing table, claimed if absent; (slot, was_new)."""
-    at = np.int64((np.uint64(key) * _GOLDEN) >> bits)
-    while table_key[at] != _EMPTY and table_key[at] != key:
-        at = (at + 1) & mask
-    new = table_key[at] == _EMPTY
-    table_key[at] = key
-    return at, new
+def _radix_sort(keys, order, carry):  # pragma: no cover
+    """``keys`` (non-negative int64) sorted, ties kept in their order, and ``order``
+    moved with them when ``carry`` is set (else it may be empty); the arrays passed in
+    are the passes' scratch, overwritten.
+
+    A least-significant-digit radix sort, 11 bits a pass (its counts stay in the
+    first-level cache), as many passes as the largest key needs, all counted in one
+    read; each pass then reads the keys in order and writes them to their digit's run,
+    so nothing is read at random however many keys there are.
+    """
+    n = keys.size
+    if n < 2:
+        return keys, order
+    top = keys.max()
+    passes = 1
+    while top >> (passes * _RADIX_BITS) > 0:
+        passes += 1
+    digit_mask = (1 << _RADIX_BITS) - 1
+    counts = np.zeros((passes, (1 << _RADIX_BITS) + 1), dtype=np.int64)
+    for i in range(n):
+        key = keys[i]
+        for p in range(passes):
+            counts[p, ((key >> (p * _RADIX_BITS)) & digit_mask) + 1] += 1
+    spare_keys = np.empty(n, dtype=np.int64)
+    spare_order = np.empty(order.size, dtype=order.dtype)
+    for p in range(passes):
+        shift = p * _RADIX_BITS
+        if counts[p].max() == n:
+            continue  # every key has the same digit here
+        for d in range(1, counts.shape[1]):
+            counts[p, d] += counts[p, d - 1]
+        for i in range(n):
+            key = keys[i]
+            d = (key >> shift) & digit_mask
+            at = counts[p, d]
+            counts[p, d] = at + 1
+            spare_keys[at] = key
+            if carry:
+                spare_order[at] = order[i]
+        keys, spare_keys = spare_keys, keys
+        order, spare_order = spare_order, order
+    return keys, order
 
 
 @njit(nogil=True)
-def _find(table_key, key, bits, mask):  # pragma: no cover
-    """Slot of ``key`` in the table, or -1."""
-    at = np.int64((np.uint64(key) * _GOLDEN) >> bits)
-    while table_key[at] != _EMPTY:
-        if table_key[at] == key:
-            return at
-        at = (at + 1) & mask
-    return -1
+def _time_order(q_time):  # pragma: no cover
+    """Indices that sort the (non-negative) query times, ties in their order.
+
+    A non-negative float's bits sort as the float does; the radix sort reads the top 32
+    of them (sign, exponent and 20 bits of the fraction), and the rare runs that agree
+    there but not after are finished by insertion (runs of one anchor's many probes
+    hold equal times, which insertion passes over).
+    """
+    n = q_time.size
+    top = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        top[i] = np.int64(np.float64(q_time[i]).view(np.uint64) >> np.uint64(32))
+    top, order = _radix_sort(top, np.arange(n), True)
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and top[j] == top[i]:
+            j += 1
+        for k in range(i + 1, j):
+            moving = order[k]
+            m = k - 1
+            while m >= i and q_time[order[m]] > q_time[moving]:
+                order[m + 1] = order[m]
+                m -= 1
+            order[m + 1] = moving
+        i = j
+    return order
 
 
 @njit(nogil=True)
 def coarse_best(slot, coarse, n_slots):  # pragma: no cover
     """Per slot, the most candidates in two neighbouring coarse offset bins.
 
-    Counts (slot, bin) pairs in an open-addressing table, then takes for every
-    occupied bin its count plus the next bin's.
+    The candidates are sorted by (slot, bin) (a radix sort: a query on a large catalogue
+    has tens of thousands to millions of candidates, and a hash table of them would
+    not stay in the caches); equal keys then form runs, and a run's count plus that of
+    the run of the next bin, if it follows, is the pair's.
     """
-    table_key, bits, mask = _empty_table(slot.size)
-    table_count = np.zeros(table_key.size, dtype=np.int64)
-    for i in range(slot.size):
-        key = (np.int64(slot[i]) << 32) | (np.int64(coarse[i]) + (1 << 31))
-        at, _ = _insert(table_key, key, bits, mask)
-        table_count[at] += 1
     best = np.zeros(n_slots, dtype=np.int64)
-    for at in range(table_key.size):
-        key = table_key[at]
-        if key == _EMPTY:
-            continue
-        total = table_count[at]
-        following = _find(table_key, key + 1, bits, mask)
-        if following >= 0:
-            total += table_count[following]
-        s = key >> 32
+    n = slot.size
+    if n == 0:
+        return best
+    low = coarse.min()
+    # One spare bin per slot, so that the bin after a slot's last never reads the next slot's.
+    width = np.int64(coarse.max() - low + 2)
+    key = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        key[i] = np.int64(slot[i]) * width + (coarse[i] - low)
+    key, _ = _radix_sort(key, np.empty(0, dtype=np.int64), False)
+    i = 0
+    while i < n:
+        run_key = key[i]
+        j = i + 1
+        while j < n and key[j] == run_key:
+            j += 1
+        total = j - i
+        k = j
+        while k < n and key[k] == run_key + 1:
+            k += 1
+        total += k - j
+        s = run_key // width
         if total > best[s]:
             best[s] = total
+        i = j
     return best
 
 
@@ -287,33 +342,6 @@ def probe_keys(cell, alt, has_alt, sizes):  # pragma: no cover
 
 
 @njit(nogil=True)
-def _first_pairs(position, q_time):  # pragma: no cover
-    """Which candidates are the first with their (position, query time), and how many."""
-    n = position.size
-    pair_position, bits, mask = _empty_table(n)
-    pair_time = np.empty(pair_position.size, dtype=np.float64)
-    first = np.zeros(n, dtype=np.bool_)
-    n_first = 0
-    for i in range(n):
-        at = np.int64(
-            ((np.uint64(position[i]) ^ np.uint64(np.int64(q_time[i] * 8.0) << 40)) * _GOLDEN)
-            >> bits
-        )
-        repeated = False
-        while pair_position[at] != _EMPTY:
-            if pair_position[at] == position[i] and pair_time[at] == q_time[i]:
-                repeated = True
-                break
-            at = (at + 1) & mask
-        if not repeated:
-            pair_position[at] = position[i]
-            pair_time[at] = q_time[i]
-            first[i] = True
-            n_first += 1
-    return first, n_first
-
-
-@njit(nogil=True)
 def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  # pragma: no cover
     """The full vote: every candidate votes at every trial speed for (slot, speed,
     offset), where offset = track frame - rint(query frame * speed); a stored entry
@@ -325,59 +353,92 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
     the most exact votes, then the speed nearest 1, then the lowest key; slots are
     ranked by that score, ties to the lower slot. Equal to the numpy reference in the
     tests (unique/lexsort over the expanded candidates).
+
+    The candidates are sorted by position (radix sorts), which puts each slot's
+    together and each stored entry's next to each other. A slot's votes then go, one
+    speed at a time, to a dense table of its offsets, small enough to stay in the
+    caches (hash tables of every candidate's nine votes did not: on a crowded query
+    they were most of the vote's time); and an entry's repeated votes are found among
+    the candidates of that entry alone. So, as in the index, a slot's positions must
+    be a range of their own and ``local`` a position less its slot's base.
+    ``q_time`` is not negative.
     """
+    n = slot.size
     n_speeds = speeds.size
-    # A candidate repeating an earlier one's (entry, query time) would cast the same
-    # votes, all seen already: it is dropped before the vote, and the vote's tables are
-    # sized for the others (multi-probes reach one entry from one query time several
-    # times: on a crowded query two thirds of the candidates).
-    first, n_first = _first_pairs(position, q_time)
-    n_slots = np.int64(slot.max()) + 1 if slot.size else 0
-    seen, bits, mask = _empty_table(n_first * n_speeds)
-    count_key = np.full(seen.size, _EMPTY, dtype=np.int64)
-    count = np.zeros(seen.size, dtype=np.int64)
-    for i in range(slot.size):
-        if not first[i]:
-            continue
-        for s in range(n_speeds):
-            frame = np.int64(np.rint(np.float64(q_time[i]) * speeds[s]))
-            clipped = min(max(frame, 0), (1 << 20) - 1)
-            vote = (np.int64(position[i]) << 24) | (np.int64(s) << 20) | clipped
-            _, new = _insert(seen, vote, bits, mask)
-            if not new:
-                continue
-            key = (np.int64(slot[i]) << 40) | (np.int64(s) << 32) | (local[i] - frame + (1 << 31))
-            at, _ = _insert(count_key, key, bits, mask)
-            count[at] += 1
+    n_slots = np.int64(slot.max()) + 1 if n else 0
     best_key = np.full(n_slots, _EMPTY, dtype=np.int64)
     best_score = np.zeros(n_slots, dtype=np.int64)
     best_exact = np.zeros(n_slots, dtype=np.int64)
-    for at in range(count_key.size):
-        key = count_key[at]
-        if key == _EMPTY:
-            continue
-        score = count[at]
-        for step in range(1, tolerance + 1):
-            below = _find(count_key, key - step, bits, mask)
-            if below >= 0:
-                score += count[below]
-            above = _find(count_key, key + step, bits, mask)
-            if above >= 0:
-                score += count[above]
-        s = key >> 40
-        current = best_key[s]
-        better = current == _EMPTY or score > best_score[s]
-        if not better and score == best_score[s]:
-            if count[at] != best_exact[s]:
-                better = count[at] > best_exact[s]
-            else:
-                mine = abs(speeds[(key >> 32) & 0xFF] - 1.0)
-                theirs = abs(speeds[(current >> 32) & 0xFF] - 1.0)
-                better = mine < theirs or (mine == theirs and key < current)
-        if better:
-            best_key[s] = key
-            best_score[s] = score
-            best_exact[s] = count[at]
+    if n:
+        # By position, and within a position (one stored entry) by query time, so that at
+        # one speed a repeated query frame is the one before it.
+        order = _time_order(q_time)
+        _, order = _radix_sort(position[order].astype(np.int64), order, True)
+        frame_low = np.int64(np.rint(np.float64(q_time.min()) * speeds.min()))
+        frame_high = np.int64(np.rint(np.float64(q_time.max()) * speeds.max()))
+        # The candidates in that order, each with whether it repeats its entry.
+        c_slot = slot[order]
+        c_local = local[order].astype(np.int64)
+        c_time = q_time[order].astype(np.float64)
+        c_repeat = np.zeros(n, dtype=np.bool_)
+        c_at = np.empty(n, dtype=np.int64)
+        for k in range(1, n):
+            c_repeat[k] = position[order[k]] == position[order[k - 1]]
+        table = np.zeros(0, dtype=np.int32)
+        start = 0
+        while start < n:
+            s_id = np.int64(c_slot[start])
+            stop = start + 1
+            local_low = local_high = c_local[start]
+            while stop < n and c_slot[stop] == s_id:
+                local_low = min(local_low, c_local[stop])
+                local_high = max(local_high, c_local[stop])
+                stop += 1
+            # This slot's offsets at one speed, with room for the tolerance either side:
+            # a key's score reads its own speed's row only, so the speeds go one at a time.
+            low = local_low - frame_high - tolerance
+            width = local_high - frame_low + tolerance - low + 1
+            if table.size < width:
+                table = np.zeros(width, dtype=np.int32)
+            for s in range(n_speeds):
+                speed = speeds[s]
+                previous = np.int64(-1)
+                for k in range(start, stop):
+                    frame = np.int64(np.rint(c_time[k] * speed))
+                    at = c_local[k] - frame - low
+                    c_at[k] = at
+                    if not (c_repeat[k] and frame == previous):
+                        table[at] += 1
+                    previous = frame
+                # Every key voted for, scored; a key seen again compares equal to itself.
+                for k in range(start, stop):
+                    at = c_at[k]
+                    exact = np.int64(table[at])
+                    score = exact
+                    for step in range(1, tolerance + 1):
+                        score += table[at - step] + table[at + step]
+                    if score < best_score[s_id]:
+                        continue
+                    key = (s_id << 40) | (np.int64(s) << 32) | (at + low + (1 << 31))
+                    current = best_key[s_id]
+                    better = current == _EMPTY or score > best_score[s_id]
+                    if not better:
+                        if exact != best_exact[s_id]:
+                            better = exact > best_exact[s_id]
+                        else:
+                            mine = abs(speed - 1.0)
+                            theirs = abs(speeds[(current >> 32) & 0xFF] - 1.0)
+                            better = mine < theirs or (mine == theirs and key < current)
+                    if better:
+                        best_key[s_id] = key
+                        best_score[s_id] = score
+                        best_exact[s_id] = exact
+                if width <= 4 * (stop - start):
+                    table[:width] = 0
+                else:
+                    for k in range(start, stop):
+                        table[c_at[k]] = 0
+            start = stop
     voted = np.flatnonzero(best_key != _EMPTY)
     order = np.argsort(-best_score[voted], kind="mergesort")[:limit]
     chosen = voted[order]

@@ -284,23 +284,33 @@ def reference_best_alignments(slot, local, q_time, position, speeds, tolerance, 
     return chosen >> 40, (chosen >> 32) & 0xFF, (chosen & 0xFFFFFFFF) - (1 << 31), score[ranking]
 
 
-@pytest.mark.parametrize(("seed", "slots"), [(1, 40), (2, 40), (3, 400), (4, 1500)])
-def test_the_compiled_vote_equals_the_numpy_reference(seed, slots):
+@pytest.mark.parametrize(
+    ("seed", "slots", "base", "dtype"),
+    [
+        (1, 40, 1000, np.float32),
+        (2, 40, 1000, np.float64),
+        (3, 400, 1000, np.float64),
+        (4, 1500, 1000, np.float32),
+        # positions of 34 bits: four of the radix sort's passes
+        (7, 40, 2**28, np.float64),
+    ],
+)
+def test_the_compiled_vote_equals_the_numpy_reference(seed, slots, base, dtype):
     """Few offsets and query frames, so keys collide, neighbouring offsets add up,
     entries are reached by several probes and ties between slots, speeds and offsets
     are everywhere (with many slots, a few candidates each): the order of ties must
-    match too."""
+    match too. As in the index, a slot's positions are a range of their own and an
+    entry's track frame is its position less the slot's base."""
     from fingerprinting.engine import kernels
 
     rng = np.random.default_rng(seed)
     speeds = np.asarray(SPEC.speeds, dtype=np.float64)
     n = 3000
     slot = rng.integers(0, slots, n).astype(np.int64)
-    q_time = rng.integers(0, 60, n).astype(np.float32) + rng.choice([0.0, 0.5], n).astype(
-        np.float32
-    )
+    # Quarter frames: times 0.25 apart land on one frame at some speeds, not at others.
+    q_time = (rng.integers(0, 60, n) + rng.choice([0.0, 0.25, 0.5], n)).astype(dtype)
     local = (q_time.astype(np.int64) + rng.integers(0, 6, n)).astype(np.int64)
-    position = slot * 1000 + rng.integers(0, 50, n)  # one entry reached by many probes
+    position = slot * base + local  # one entry reached by many probes
     # (some of them from the same query time: candidates the vote skips as repeats)
     assert len(set(zip(position.tolist(), q_time.tolist(), strict=True))) < n
     for limit in (8, 64):
@@ -311,21 +321,34 @@ def test_the_compiled_vote_equals_the_numpy_reference(seed, slots):
     assert len(set(theirs[3].tolist())) < theirs[3].size  # tied scores were ranked
 
 
-@pytest.mark.parametrize("seed", [5, 6])
-def test_the_compiled_coarse_vote_equals_a_count_of_neighbouring_bins(seed):
-    """Per slot, the most candidates in any two neighbouring coarse bins (b, b + 1)."""
+@pytest.mark.parametrize(("seed", "slots", "spread"), [(5, 300, 40), (6, 300, 40), (8, 9000, 900)])
+def test_the_compiled_coarse_vote_equals_a_count_of_neighbouring_bins(seed, slots, spread):
+    """Per slot, the most candidates in any two neighbouring coarse bins (b, b + 1),
+    never a slot's last bin with the next slot's first."""
     from fingerprinting.engine import kernels
 
     rng = np.random.default_rng(seed)
-    slot = rng.integers(0, 300, 20_000).astype(np.int64)
-    coarse = rng.integers(-40, 40, 20_000).astype(np.int64)
-    expected = np.zeros(300, dtype=np.int64)
+    slot = rng.integers(0, slots, 20_000).astype(np.int64)
+    coarse = rng.integers(-spread, spread, 20_000).astype(np.int64)
+    expected = np.zeros(slots, dtype=np.int64)
     counts: dict[tuple[int, int], int] = {}
     for s, b in zip(slot.tolist(), coarse.tolist(), strict=True):
         counts[(s, b)] = counts.get((s, b), 0) + 1
     for (s, b), n in counts.items():
         expected[s] = max(expected[s], n + counts.get((s, b + 1), 0))
-    assert np.array_equal(kernels.coarse_best(slot, coarse, 300), expected)
+    assert np.array_equal(kernels.coarse_best(slot, coarse, slots), expected)
+
+
+def test_query_times_are_ordered_exactly_and_stably():
+    """Times that agree in their top 32 bits and differ below, and equal times: the
+    vote's order of an entry's candidates is by time, ties as they came."""
+    from fingerprinting.engine import kernels
+
+    rng = np.random.default_rng(9)
+    close = 10.0 + np.array([0.0, 1e-12, 2e-12, -1e-12])
+    q_time = rng.choice(np.concatenate([close, [0.0, 3.5, 3.5, 250.25]]), 2000)
+    order = kernels._time_order(q_time)
+    assert np.array_equal(order, np.argsort(q_time, kind="stable"))
 
 
 def test_warm_up_compiles_every_kernel_with_the_types_of_a_real_query():
