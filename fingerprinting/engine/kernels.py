@@ -252,8 +252,9 @@ def _time_order(q_time):  # pragma: no cover
 
 
 @njit(nogil=True)
-def coarse_best(slot, coarse, n_slots):  # pragma: no cover
-    """Per slot, the most candidates in two neighbouring coarse offset bins.
+def coarse_best(slot, local, q_time, bits, n_slots):  # pragma: no cover
+    """Per slot, the most candidates in two neighbouring coarse offset bins, a
+    candidate's bin being ``(local - rint(q_time)) >> bits``.
 
     The candidates are sorted by (slot, bin) (a radix sort: a query on a large catalogue
     has tens of thousands to millions of candidates, and a hash table of them would
@@ -264,12 +265,14 @@ def coarse_best(slot, coarse, n_slots):  # pragma: no cover
     n = slot.size
     if n == 0:
         return best
-    low = coarse.min()
-    # One spare bin per slot, so that the bin after a slot's last never reads the next slot's.
-    width = np.int64(coarse.max() - low + 2)
     key = np.empty(n, dtype=np.int64)
     for i in range(n):
-        key[i] = np.int64(slot[i]) * width + (coarse[i] - low)
+        key[i] = (np.int64(local[i]) - np.int64(np.rint(q_time[i]))) >> bits
+    low = key.min()
+    # One spare bin per slot, so that the bin after a slot's last never reads the next slot's.
+    width = key.max() - low + 2
+    for i in range(n):
+        key[i] = np.int64(slot[i]) * width + (key[i] - low)
     key, _ = _radix_sort(key, np.empty(0, dtype=np.int64), False)
     i = 0
     while i < n:
@@ -287,6 +290,28 @@ def coarse_best(slot, coarse, n_slots):  # pragma: no cover
             best[s] = total
         i = j
     return best
+
+
+@njit(nogil=True)
+def of_slots(wanted, slot, local, q_time, position):  # pragma: no cover
+    """The candidates whose slot is ``wanted``, in their order: (slot, local, q_time,
+    position) arrays, in one pass over them."""
+    n = 0
+    for i in range(slot.size):
+        n += wanted[slot[i]]
+    out_slot = np.empty(n, dtype=slot.dtype)
+    out_local = np.empty(n, dtype=local.dtype)
+    out_time = np.empty(n, dtype=q_time.dtype)
+    out_position = np.empty(n, dtype=position.dtype)
+    k = 0
+    for i in range(slot.size):
+        if wanted[slot[i]]:
+            out_slot[k] = slot[i]
+            out_local[k] = local[i]
+            out_time[k] = q_time[i]
+            out_position[k] = position[i]
+            k += 1
+    return out_slot, out_local, out_time, out_position
 
 
 @njit(nogil=True)

@@ -126,8 +126,8 @@ class Matcher:
         slot = self.index.slot_of_positions(position)
         local = position - self.index.slot_base(slot)
         if self.shortlist is not None and len(self.index) > self.shortlist:
-            keep = _shortlist(slot, local, q_time, spec, self.shortlist)
-            slot, local, q_time, position = slot[keep], local[keep], q_time[keep], position[keep]
+            wanted = _shortlist(slot, local, q_time, spec, self.shortlist)
+            slot, local, q_time, position = kernels.of_slots(wanted, slot, local, q_time, position)
         # The hashes do not depend on speed; the alignment does: a query anchor at
         # frame t of audio played at speed s sits at t * s in the track. Every
         # candidate votes at every trial speed; the true speed gathers the votes.
@@ -197,8 +197,8 @@ class Matcher:
 def _shortlist(
     slot: np.ndarray, local: np.ndarray, q_time: np.ndarray, spec: FingerprintSpec, size: int
 ) -> np.ndarray:
-    """Which candidates belong to the ``size`` tracks with the most candidates
-    in one coarse alignment.
+    """Which slots are the ``size`` tracks with the most candidates in one coarse
+    alignment (a boolean per slot).
 
     On a large catalogue nearly every candidate is a chance hit, spread over
     thousands of tracks; voting on each at every trial speed is what made a
@@ -214,13 +214,12 @@ def _shortlist(
     skips this.
     """
     n_slots = int(slot.max()) + 1
-    coarse = (local - np.rint(q_time).astype(np.int64)) >> _bin_bits(q_time, spec)
-    best = kernels.coarse_best(slot, coarse, n_slots)
+    best = kernels.coarse_best(slot, local, q_time, _bin_bits(q_time, spec), n_slots)
     hit = np.flatnonzero(best)
     chosen = hit[np.argsort(-best[hit], kind="stable")[:size]]
     wanted = np.zeros(n_slots, dtype=bool)
     wanted[chosen] = True
-    return wanted[slot]
+    return wanted
 
 
 def _bin_bits(q_time: np.ndarray, spec: FingerprintSpec) -> int:

@@ -329,14 +329,36 @@ def test_the_compiled_coarse_vote_equals_a_count_of_neighbouring_bins(seed, slot
 
     rng = np.random.default_rng(seed)
     slot = rng.integers(0, slots, 20_000).astype(np.int64)
-    coarse = rng.integers(-spread, spread, 20_000).astype(np.int64)
+    q_time = rng.uniform(0, 320, 20_000)
+    local = rng.integers(0, 16 * spread, 20_000).astype(np.int64)
+    coarse = (local - np.rint(q_time).astype(np.int64)) >> 4  # negative offsets round down
     expected = np.zeros(slots, dtype=np.int64)
     counts: dict[tuple[int, int], int] = {}
     for s, b in zip(slot.tolist(), coarse.tolist(), strict=True):
         counts[(s, b)] = counts.get((s, b), 0) + 1
     for (s, b), n in counts.items():
         expected[s] = max(expected[s], n + counts.get((s, b + 1), 0))
-    assert np.array_equal(kernels.coarse_best(slot, coarse, slots), expected)
+    assert coarse.min() < 0
+    assert np.array_equal(kernels.coarse_best(slot, local, q_time, 4, slots), expected)
+
+
+def test_the_shortlisted_candidates_are_those_of_the_wanted_slots_in_order():
+    from fingerprinting.engine import kernels
+
+    rng = np.random.default_rng(10)
+    slot = rng.integers(0, 50, 5000).astype(np.int64)
+    local = rng.integers(0, 9000, 5000).astype(np.int64)
+    q_time = rng.uniform(0, 320, 5000)
+    position = slot * 10_000 + local
+    wanted = rng.random(50) < 0.3
+    keep = wanted[slot]
+    for ours, theirs in zip(
+        kernels.of_slots(wanted, slot, local, q_time, position),
+        (slot[keep], local[keep], q_time[keep], position[keep]),
+        strict=True,
+    ):
+        assert ours.dtype == theirs.dtype
+        assert np.array_equal(ours, theirs)
 
 
 def test_query_times_are_ordered_exactly_and_stably():
