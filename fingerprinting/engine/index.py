@@ -169,15 +169,16 @@ class Index:
         """
         self._flush()
         hashes = np.ascontiguousarray(hashes, dtype=np.uint32)
-        parts = (
-            (self._keys, self._positions, self._directory, self._directory_shift),
-            (
-                self._delta_keys,
-                self._delta_positions,
-                self._delta_directory,
-                self._delta_directory_shift,
-            ),
-        )
+        parts = [(self._keys, self._positions, self._directory, self._directory_shift)]
+        if self._delta_keys.size:  # (empty until a track is added after the last merge)
+            parts.append(
+                (
+                    self._delta_keys,
+                    self._delta_positions,
+                    self._delta_directory,
+                    self._delta_directory_shift,
+                )
+            )
         order = kernels.prefix_order(hashes, 16)
         ranges = []
         total = np.zeros(hashes.size, dtype=np.int64)
