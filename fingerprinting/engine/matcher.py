@@ -239,7 +239,9 @@ def _fit_alignment(q_times: np.ndarray, local: np.ndarray, trial: float) -> tupl
     """
     speed = trial
     if q_times.size >= 3 and np.ptp(q_times) >= 64:
-        slope = float(np.polyfit(q_times, local.astype(np.float64), 1)[0])
+        x = q_times - q_times.mean()
+        y = local - local.mean()
+        slope = float(np.dot(x, y) / np.dot(x, x))  # least squares, in closed form
         if abs(slope - trial) <= 0.01:
             speed = slope
     speed = round(speed / _SPEED_STEP) * _SPEED_STEP
