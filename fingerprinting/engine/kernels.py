@@ -5,13 +5,14 @@ A 10 s query makes ~60,000 probes (triplets times their multi-probes) and, on a
 a dozen full-size temporaries and re-reads of the candidates; as single loops they
 read each probe and entry once.
 The tests compare them with plain references (a scan of the fingerprints, a
-binary search of the bases, the full vote without a shortlist, the numpy probes).
+binary search of the bases, the full vote without a shortlist, the numpy probes, a
+count of the coarse bins, numpy's sort).
 
-They are compiled when a process first calls them (about 4 s of CPU for all of
-them since the full vote joined them; ``matcher.warm_up`` does it ahead of a capture
-worker's first window), not cached on disk: numba's cache files are written without
-coordination, and test workers or Celery processes starting together would compile
-at once.
+They are compiled when a process first calls them (8-9 s of CPU for all of them
+since the votes sort their candidates, 5.4-5.9 s before; ``matcher.warm_up`` does it
+ahead of a capture worker's first window), not cached on disk: numba's cache files
+are written without coordination, and test workers or Celery processes starting
+together would compile at once.
 """
 
 from __future__ import annotations

@@ -273,7 +273,7 @@ def _confidence(hits: int, second: int, coverage: float) -> float:
 def warm_up() -> None:
     """Compile the engine's kernels now rather than on a worker's first query.
 
-    They compile on first use (about 4 s of CPU in all); a capture worker that compiled
+    They compile on first use (8-9 s of CPU in all); a capture worker that compiled
     them on its first window would start analysing seconds late. This runs one query
     through an index of more than ``SHORTLIST`` tracks, so every kernel compiles with
     the argument types real queries use.
