@@ -451,12 +451,18 @@ class Command(BaseCommand):
     def run_pipeline(self, started: float) -> None:
         from detections.management.commands.capture import CaptureWorker
         from detections.models import PlayLog
+        from fingerprinting.engine import warm_up
         from stream_capture.testing import serve_stream
 
         self.step("1. Catalogue: synthesised songs, artists, a publisher, splits")
         (audio, aired), songs = build_programme()
         build_catalogue(songs, settings.VAR_DIR / "demo" / "catalogue", self.log)
         ensure_rate_card()
+
+        # The capture worker compiles the matcher before it leases a station (seconds of
+        # CPU); done here, before the station goes on air, so that the worker is
+        # listening when the first song starts, as one already running would be.
+        warm_up()
 
         self.step("2. A local radio station streaming over HTTP")
         radio = serve_stream(audio, SR, loop=True)
