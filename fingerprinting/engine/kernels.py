@@ -410,7 +410,7 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
         # By position, and within a position (one stored entry) by query time, so that at
         # one speed a repeated query frame is the one before it.
         order = _time_order(q_time)
-        _, order = _radix_sort(position[order].astype(np.int64), order, True)
+        c_position, order = _radix_sort(position[order].astype(np.int64), order, True)
         frame_low = np.int64(np.rint(np.float64(q_time.min()) * speeds.min()))
         frame_high = np.int64(np.rint(np.float64(q_time.max()) * speeds.max()))
         # The candidates in that order, each with whether it repeats its entry.
@@ -420,7 +420,7 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
         c_repeat = np.zeros(n, dtype=np.bool_)
         c_at = np.empty(n, dtype=np.int64)
         for k in range(1, n):
-            c_repeat[k] = position[order[k]] == position[order[k - 1]]
+            c_repeat[k] = c_position[k] == c_position[k - 1]
         table = np.zeros(0, dtype=np.int32)
         start = 0
         while start < n:

@@ -141,8 +141,9 @@ class Matcher:
         )
         # Each best track's candidates are aligned again at its best speed (a track has
         # one best key), to gather its aligned hits.
-        near = np.isin(slot, best_slot)
-        slot, local, q_time, position = slot[near], local[near], q_time[near], position[near]
+        best = np.zeros(int(slot.max()) + 1, dtype=bool)
+        best[best_slot] = True
+        slot, local, q_time, position = kernels.of_slots(best, slot, local, q_time, position)
         found: list[dict] = []
         for k_slot, k_speed, k_diff in zip(
             best_slot.tolist(), best_speed.tolist(), best_diff.tolist(), strict=True
