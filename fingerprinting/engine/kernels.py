@@ -6,10 +6,11 @@ a dozen full-size temporaries and re-reads of the candidates; as single loops th
 read each probe and entry once.
 The tests compare them with plain references (a scan of the fingerprints, a
 binary search of the bases, the full vote without a shortlist, the numpy probes, a
-count of the coarse bins, numpy's sort).
+count of the coarse bins, numpy's sort, the matcher's numpy alignment of its best tracks).
 
-They are compiled when a process first calls them (8-9 s of CPU for all of them
-since the votes sort their candidates, 5.4-5.9 s before; ``matcher.warm_up`` does it
+They are compiled when a process first calls them (8-10 s of CPU for all of them:
+8.2-8.5 s on the machine that measured 6.5-6.8 s before ``align_best`` was added, and
+5.4-5.9 s before the votes sorted their candidates; ``matcher.warm_up`` does it
 ahead of a capture worker's first window), not cached on disk: numba's cache files
 are written without coordination, and test workers or Celery processes starting
 together would compile at once.
@@ -486,3 +487,150 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
         (keys & 0xFFFFFFFF) - (1 << 31),
         best_score[chosen],
     )
+
+
+@njit(nogil=True)
+def align_best(
+    best_slot,
+    best_speed,
+    best_diff,
+    slot,
+    local,
+    q_time,
+    position,
+    speeds,
+    tolerance,
+    frame_seconds,
+    speed_step,
+    max_change,
+):  # pragma: no cover
+    """Each best track's aligned hits at its best key, fitted (the matcher's last step).
+
+    A candidate of ``best_slot[k]`` is aligned when ``local - rint(q_time * speed)`` is
+    within ``tolerance`` of ``best_diff[k]``, at the trial speed ``speeds[best_speed[k]]``.
+    Returns per best track: its hits (distinct stored entries aligned), the first and
+    last aligned query frame, how many distinct query seconds hold one, and the fitted
+    speed and shift (track frame = speed * query frame + shift).
+
+    The speed is the least-squares slope of the aligned hits when they are at least 3
+    and span 64 frames or more and the slope is within 1 % of the trial speed (the trial
+    grid is coarser than what a long query can tell apart), else the trial speed; then
+    put on the ``speed_step`` grid and within ``max_change`` of 1, to 4 decimals. The
+    shift is the median of ``local - speed * q_time`` over the aligned hits.
+    """
+    n_best = best_slot.size
+    row = np.full(np.int64(slot.max()) + 1 if slot.size else 0, -1, dtype=np.int64)
+    for k in range(n_best):
+        row[best_slot[k]] = k
+    # Aligned candidates, grouped by best track: count, then fill.
+    counts = np.zeros(n_best + 1, dtype=np.int64)
+    aligned = np.zeros(slot.size, dtype=np.bool_)
+    for i in range(slot.size):
+        k = row[slot[i]]
+        if k < 0:
+            continue
+        diff = np.int64(local[i]) - np.int64(np.rint(q_time[i] * speeds[best_speed[k]]))
+        if abs(diff - best_diff[k]) <= tolerance:
+            aligned[i] = True
+            counts[k + 1] += 1
+    for k in range(n_best):
+        counts[k + 1] += counts[k]
+    fill = counts[:n_best].copy()
+    a_time = np.empty(counts[n_best], dtype=np.float64)
+    a_local = np.empty(counts[n_best], dtype=np.int64)
+    a_position = np.empty(counts[n_best], dtype=np.int64)
+    for i in range(slot.size):
+        if aligned[i]:
+            k = row[slot[i]]
+            a_time[fill[k]] = q_time[i]
+            a_local[fill[k]] = local[i]
+            a_position[fill[k]] = position[i]
+            fill[k] += 1
+    hits = np.zeros(n_best, dtype=np.int64)
+    seconds = np.zeros(n_best, dtype=np.int64)
+    start = np.zeros(n_best, dtype=np.float64)
+    end = np.zeros(n_best, dtype=np.float64)
+    speed_out = np.zeros(n_best, dtype=np.float64)
+    shift_out = np.zeros(n_best, dtype=np.float64)
+    for k in range(n_best):
+        lo, hi = counts[k], counts[k + 1]
+        n = hi - lo
+        # (Plain loops and the kernels' own sorts: numpy's sort and median here made
+        # every process compile for over a second longer, for a few dozen hits.)
+        ordered, _ = _radix_sort(a_position[lo:hi].copy(), np.empty(0, dtype=np.int64), False)
+        hits[k] = _distinct(ordered)
+        first, last = a_time[lo], a_time[lo]
+        time_sum = local_sum = 0.0
+        for i in range(lo, hi):
+            first = min(first, a_time[i])
+            last = max(last, a_time[i])
+            time_sum += a_time[i]
+            local_sum += a_local[i]
+        start[k], end[k] = first, last
+        heard = np.zeros(np.int64(np.floor(last * frame_seconds)) + 1, dtype=np.bool_)
+        for i in range(lo, hi):
+            heard[np.int64(np.floor(a_time[i] * frame_seconds))] = True
+        seconds[k] = heard.sum()
+        trial = speeds[best_speed[k]]
+        speed = trial
+        if n >= 3 and last - first >= 64:
+            time_mean, local_mean = time_sum / n, local_sum / n
+            xy = xx = 0.0
+            for i in range(lo, hi):
+                x = a_time[i] - time_mean
+                xy += x * (a_local[i] - local_mean)
+                xx += x * x
+            slope = xy / xx
+            if abs(slope - trial) <= 0.01:
+                speed = slope
+        speed = np.rint(speed / speed_step) * speed_step
+        speed = min(max(speed, 1.0 - max_change), 1.0 + max_change)
+        speed = np.rint(speed * 10_000.0) / 10_000.0
+        speed_out[k] = speed
+        residual = np.empty(n, dtype=np.float64)
+        for i in range(n):
+            residual[i] = a_local[lo + i] - speed * a_time[lo + i]
+        shift_out[k] = _median(residual)
+    return hits, start, end, seconds, speed_out, shift_out
+
+
+@njit(nogil=True)
+def _median(values):  # pragma: no cover
+    """numpy's median of a non-empty float array (the mean of the two middle values
+    when there are two), overwriting ``values``.
+
+    Ordered by a bottom-up merge sort of plain loops: numpy's sort costs more than a
+    second of compile time in every process, for a track's few dozen aligned hits (or
+    a few thousand, when a whole recording is identified).
+    """
+    n = values.size
+    source, target = values, np.empty(n, dtype=np.float64)
+    width = 1
+    while width < n:
+        for low in range(0, n, 2 * width):
+            middle, high = min(low + width, n), min(low + 2 * width, n)
+            i, j = low, middle
+            for k in range(low, high):
+                if i < middle and (j >= high or source[i] <= source[j]):
+                    target[k] = source[i]
+                    i += 1
+                else:
+                    target[k] = source[j]
+                    j += 1
+        source, target = target, source
+        width *= 2
+    middle = n // 2
+    if n % 2:
+        return source[middle]
+    return (source[middle - 1] + source[middle]) / 2.0
+
+
+@njit(nogil=True)
+def _distinct(ordered):  # pragma: no cover
+    """How many distinct values a sorted array holds."""
+    if ordered.size == 0:
+        return 0
+    count = 1
+    for i in range(1, ordered.size):
+        count += ordered[i] != ordered[i - 1]
+    return count

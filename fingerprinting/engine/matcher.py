@@ -140,33 +140,23 @@ class Matcher:
             slot, local, q_time, position, speeds, OFFSET_TOLERANCE, limit
         )
         # Each best track's candidates are aligned again at its best speed (a track has
-        # one best key), to gather its aligned hits.
-        best = np.zeros(int(slot.max()) + 1, dtype=bool)
-        best[best_slot] = True
-        slot, local, q_time, position = kernels.of_slots(best, slot, local, q_time, position)
-        found: list[dict] = []
-        for k_slot, k_speed, k_diff in zip(
-            best_slot.tolist(), best_speed.tolist(), best_diff.tolist(), strict=True
-        ):
-            mine = slot == k_slot
-            k_local, k_time = local[mine], q_time[mine]
-            diff = k_local - np.rint(k_time * speeds[k_speed]).astype(np.int64)
-            aligned = np.abs(diff - k_diff) <= OFFSET_TOLERANCE
-            entries_hit = np.unique(position[mine][aligned])
-            q_times = k_time[aligned]
-            k_speed_value, k_shift = _fit_alignment(q_times, k_local[aligned], speeds[k_speed])
-            seconds_hit = np.unique(np.floor(q_times * spec.frame_seconds).astype(np.int64))
-            found.append(
-                {
-                    "slot": k_slot,
-                    "speed": k_speed_value,
-                    "diff": k_shift,
-                    "hits": int(entries_hit.size),
-                    "start": float(q_times.min()),
-                    "end": float(q_times.max()),
-                    "coverage": min(1.0, seconds_hit.size / max(1.0, math.ceil(seconds))),
-                }
-            )
+        # one best key), to gather its aligned hits and fit its speed and shift.
+        hits, start, end, n_seconds, speed, shift = kernels.align_best(
+            best_slot, best_speed, best_diff, slot, local, q_time, position, speeds,
+            OFFSET_TOLERANCE, spec.frame_seconds, _SPEED_STEP, spec.max_speed_change,
+        )  # fmt: skip
+        found = [
+            {
+                "slot": int(best_slot[k]),
+                "speed": float(speed[k]),
+                "diff": float(shift[k]),
+                "hits": int(hits[k]),
+                "start": float(start[k]),
+                "end": float(end[k]),
+                "coverage": min(1.0, int(n_seconds[k]) / max(1.0, math.ceil(seconds))),
+            }
+            for k in range(best_slot.size)
+        ]
         matches = []
         for i, item in enumerate(found):
             # The strongest other track heard over the same stretch of the query.
@@ -230,27 +220,8 @@ def _bin_bits(q_time: np.ndarray, spec: FingerprintSpec) -> int:
     return max(4, math.ceil(math.log2(max(drift, 1.0))))
 
 
-def _fit_alignment(q_times: np.ndarray, local: np.ndarray, trial: float) -> tuple[float, float]:
-    """Speed and shift of the aligned hits (track frame = speed * query frame + shift).
-
-    The trial grid is coarser than what a long query can tell apart, so the speed is
-    the least-squares slope of the hits, reported on a 0.5 % grid (the playout
-    speeds worth telling apart), or the trial speed when the hits span too little
-    time to measure a slope.
-    """
-    speed = trial
-    if q_times.size >= 3 and np.ptp(q_times) >= 64:
-        x = q_times - q_times.mean()
-        y = local - local.mean()
-        slope = float(np.dot(x, y) / np.dot(x, x))  # least squares, in closed form
-        if abs(slope - trial) <= 0.01:
-            speed = slope
-    speed = round(speed / _SPEED_STEP) * _SPEED_STEP
-    speed = round(min(max(speed, 1.0 - SPEC.max_speed_change), 1.0 + SPEC.max_speed_change), 4)
-    shift = float(np.median(local - speed * q_times))
-    return speed, shift
-
-
+# Reported speeds are on this grid (0.5 %: the playout speeds worth telling apart); see
+# kernels.align_best.
 _SPEED_STEP = 0.005
 
 
@@ -274,7 +245,7 @@ def _confidence(hits: int, second: int, coverage: float) -> float:
 def warm_up() -> None:
     """Compile the engine's kernels now rather than on a worker's first query.
 
-    They compile on first use (8-9 s of CPU in all); a capture worker that compiled
+    They compile on first use (8-10 s of CPU in all); a capture worker that compiled
     them on its first window would start analysing seconds late. This runs one query
     through an index of more than ``SHORTLIST`` tracks, so every kernel compiles with
     the argument types real queries use.

@@ -361,6 +361,94 @@ def test_the_shortlisted_candidates_are_those_of_the_wanted_slots_in_order():
         assert np.array_equal(ours, theirs)
 
 
+def reference_align_best(best_slot, best_speed, best_diff, slot, local, q_time, position):
+    """The matcher's last step in numpy, one best track at a time (as it was before it
+    was compiled): (hits, start, end, seconds, speed, shift) per best track."""
+    speeds = np.asarray(SPEC.speeds, dtype=np.float64)
+    rows = []
+    for k_slot, k_speed, k_diff in zip(best_slot, best_speed, best_diff, strict=True):
+        mine = slot == k_slot
+        k_local, k_time = local[mine], q_time[mine]
+        diff = k_local - np.rint(k_time * speeds[k_speed]).astype(np.int64)
+        aligned = np.abs(diff - k_diff) <= 1
+        times, locals_ = k_time[aligned], k_local[aligned]
+        speed = trial = speeds[k_speed]
+        if times.size >= 3 and np.ptp(times) >= 64:
+            x, y = times - times.mean(), locals_ - locals_.mean()
+            slope = float(np.dot(x, y) / np.dot(x, x))
+            if abs(slope - trial) <= 0.01:
+                speed = slope
+        speed = round(speed / 0.005) * 0.005
+        speed = round(min(max(speed, 0.98), 1.02), 4)
+        rows.append(
+            (
+                np.unique(position[mine][aligned]).size,
+                times.min(),
+                times.max(),
+                np.unique(np.floor(times * SPEC.frame_seconds).astype(np.int64)).size,
+                speed,
+                float(np.median(locals_ - speed * times)),
+            )
+        )
+    return [np.array(column) for column in zip(*rows, strict=True)]
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_the_compiled_alignment_of_the_best_tracks_equals_numpy(seed):
+    """Each best track's aligned hits, first and last frame, seconds heard, fitted speed
+    and shift. Tracks aired at speeds on and off the trial grid and beyond +-2 %, over
+    long and short stretches (too short to fit a slope, or so short that the slope
+    strays more than 1 % from the trial speed), a few hits or many, entries reached by
+    several probes, among chance candidates."""
+    from fingerprinting.engine import kernels
+
+    rng = np.random.default_rng(seed)
+    speeds = np.asarray(SPEC.speeds, dtype=np.float64)
+    base = 1 << 20
+    parts = []
+    for s in range(40):
+        n = int(rng.integers(1, 40))
+        first = rng.uniform(0, 250)
+        q_time = first + rng.uniform(0, rng.choice([20.0, 70.0, 300.0]), n)
+        speed, shift = rng.uniform(0.975, 1.025), rng.uniform(100, 5000)
+        local = np.rint(q_time * speed + shift).astype(np.int64) + rng.integers(-1, 2, n)
+        again = rng.random(n) < 0.2  # the same entry reached by another probe
+        q_time = np.concatenate([q_time, q_time[again] + rng.uniform(-3, 3, again.sum())])
+        local = np.concatenate([local, local[again]])
+        chance = int(rng.integers(0, 60))
+        q_time = np.concatenate([q_time, rng.uniform(0, 320, chance)])
+        local = np.concatenate([local, rng.integers(0, 6000, chance)])
+        parts.append((np.full(q_time.size, s), local, np.abs(q_time)))
+    # Two hits 70 frames apart, aligned exactly at 1.01, 1.015 and 1.02 (the vote keeps
+    # 1.01, nearest 1): too few to fit, though their slope (71 / 70) would say 1.015.
+    parts.append((np.array([40, 40]), np.array([1005, 1076]), np.array([5.0, 75.0])))
+    slot, local, q_time = (np.concatenate(column) for column in zip(*parts, strict=True))
+    shuffle = rng.permutation(slot.size)
+    slot, local, q_time = slot[shuffle], local[shuffle].astype(np.int64), q_time[shuffle]
+    position = slot * base + local
+    best = kernels.best_alignments(slot, local, q_time, position, speeds, 1, 64)[:3]
+    ours = kernels.align_best(
+        *best, slot, local, q_time, position, speeds, 1, SPEC.frame_seconds, 0.005, 0.02
+    )
+    theirs = reference_align_best(*best, slot, local, q_time, position)
+    for a, b in zip(ours, theirs, strict=True):
+        assert np.array_equal(a, b)
+    fitted = ours[4] != speeds[best[1]]
+    assert fitted.any() and not fitted.all()  # slopes fitted, and trial speeds kept
+    assert (ours[4] == 1.02).any() or (ours[4] == 0.98).any()  # and clamped
+    two = list(best[0]).index(40)
+    assert ours[0][two] == 2 and ours[4][two] == 1.01
+
+
+def test_the_compiled_median_is_numpys():
+    from fingerprinting.engine import kernels
+
+    rng = np.random.default_rng(14)
+    for n in (1, 2, 3, 4, 5, 8, 33, 64, 1000, 4097):
+        for values in (rng.normal(0, 50, n), rng.integers(-3, 3, n).astype(np.float64)):
+            assert kernels._median(values.copy()) == np.median(values)
+
+
 def test_query_times_are_ordered_exactly_and_stably():
     """Times that agree in their top 32 bits and differ below, and equal times: the
     vote's order of an entry's candidates is by time, ties as they came."""
