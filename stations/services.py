@@ -118,12 +118,12 @@ def _unique_slug(name: str) -> str:
 
 def _conflict_from(exc: IntegrityError) -> Conflict:
     text = str(exc)
-    if "station_unique_frequency_per_city" in text:
+    if _violates(exc, "station_unique_frequency_per_city"):
         return Conflict(
             "A station on this frequency in this city is already registered.",
             details={"frequency": ["Already registered in this city."]},
         )
-    if "station_unique_licence_per_country" in text:
+    if _violates(exc, "station_unique_licence_per_country"):
         return Conflict(
             "A station with this licence number is already registered.",
             details={"licence_number": ["Already registered."]},
@@ -131,6 +131,20 @@ def _conflict_from(exc: IntegrityError) -> Conflict:
     if "slug" in text:
         return Conflict("This slug is taken.", details={"slug": ["Already taken."]})
     raise exc
+
+
+def _violates(exc: IntegrityError, constraint: str) -> bool:
+    """Whether ``exc`` broke Station's unique constraint ``constraint``. PostgreSQL names
+    the constraint in its message; SQLite (the demo's database) lists its columns
+    instead: "UNIQUE constraint failed: stations_station.country, ...", in the order the
+    constraint declares them."""
+    text = str(exc)
+    if constraint in text:
+        return True
+    meta = Station._meta
+    fields = next(c.fields for c in meta.constraints if c.name == constraint)
+    columns = ", ".join(f"{meta.db_table}.{meta.get_field(f).column}" for f in fields)
+    return text == f"UNIQUE constraint failed: {columns}"
 
 
 def station_create(*, actor: User, name: str, station_class: str, **fields: Any) -> Station:

@@ -86,6 +86,66 @@ def test_same_frequency_in_same_city_is_a_conflict(support):
     assert Station.objects.count() == 2
 
 
+def test_same_licence_in_same_country_is_a_conflict(support):
+    services.station_create(
+        actor=support, name="A", station_class="A", country="GH", licence_number="NCA-1"
+    )
+    with pytest.raises(Conflict) as caught:
+        services.station_create(
+            actor=support, name="B", station_class="B", country="GH", licence_number="NCA-1"
+        )
+    assert caught.value.details == {"licence_number": ["Already registered."]}
+    assert list(Station.objects.values_list("name", flat=True)) == ["A"]
+
+
+@pytest.mark.parametrize(
+    ("second", "details"),
+    [
+        (
+            {"city": "Accra", "frequency": "99.7 FM"},
+            {"frequency": ["Already registered in this city."]},
+        ),
+        ({"licence_number": "NCA-1"}, {"licence_number": ["Already registered."]}),
+    ],
+)
+def test_sqlites_duplicate_errors_are_the_same_conflicts(second, details):
+    """The demo runs on SQLite, whose message for a broken unique constraint lists the
+    constraint's columns instead of naming it: the same 409s, not a server error. The
+    error is SQLite's own, from Station's table built by Django in a SQLite database."""
+    from django.db import IntegrityError
+    from django.db.models.sql import InsertQuery
+    from django.db.utils import ConnectionHandler
+
+    sqlite = ConnectionHandler(
+        {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    )["default"]
+    models, pending = [], [Station]
+    while pending:  # Station and the tables its foreign keys name
+        model = pending.pop()
+        if model not in models:
+            models.append(model)
+            pending += [f.remote_field.model for f in model._meta.concrete_fields if f.remote_field]
+    with sqlite.schema_editor() as editor:
+        for model in models:
+            editor.create_model(model)
+
+    def insert(**values):
+        query = InsertQuery(Station)
+        query.insert_values(
+            [f for f in Station._meta.concrete_fields if not f.primary_key], [Station(**values)]
+        )
+        query.get_compiler(connection=sqlite).execute_sql()
+
+    insert(
+        name="A", slug="a", country="GH", city="Accra", frequency="99.7 FM", licence_number="NCA-1"
+    )
+    with pytest.raises(IntegrityError) as caught:
+        insert(name="B", slug="b", country="GH", **second)
+    sqlite.close()
+    assert "station_unique" not in str(caught.value)  # (PostgreSQL's would name it)
+    assert services._conflict_from(caught.value).details == details
+
+
 def test_bad_timezone_country_and_sampling_are_refused(support, station):
     with pytest.raises(ValidationFailed) as caught:
         services.station_update(actor=support, station=station, timezone="Mars/Olympus")
