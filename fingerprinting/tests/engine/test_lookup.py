@@ -340,6 +340,10 @@ def test_the_compiled_coarse_vote_equals_a_count_of_neighbouring_bins(seed, slot
         expected[s] = max(expected[s], n + counts.get((s, b + 1), 0))
     assert coarse.min() < 0
     assert np.array_equal(kernels.coarse_best(slot, local, q_time, 4, slots), expected)
+    for way in (kernels._coarse_sorted, kernels._coarse_dense):  # each, whichever it chose
+        best = np.zeros(slots, dtype=np.int64)
+        way(slot, local, q_time, 4, best)
+        assert np.array_equal(best, expected)
 
 
 def test_the_shortlisted_candidates_are_those_of_the_wanted_slots_in_order():
