@@ -28,7 +28,7 @@ MATCHING_QUEUES = frozenset({"fingerprint"})
 
 def warm_up_matching(sender=None, instance=None, **kwargs) -> None:
     """A worker that consumes a matching queue gets ready before its pool starts: it
-    compiles the engine's kernels (about 4 s of CPU) and loads the catalogue index, so
+    compiles the engine's kernels (8-10 s of CPU) and loads the catalogue index, so
     no capture task's first window waits for either. The pool's processes are forked
     from it and inherit both: one copy of the index's arrays, shared copy-on-write,
     instead of one built by each process."""
