@@ -154,6 +154,57 @@ def gather_entries(values, lo, count, use, probe_out, position_out, filled):  # 
 
 
 @njit(nogil=True)
+def gather_candidates(
+    values, lo, count, use, anchor_time, bases, blocks, block_bits, alive, out, filled
+):  # pragma: no cover
+    """``gather_entries`` for the matcher: the entries of every probe with ``use`` set,
+    appended to ``out`` = (slot, local, q_time, position) arrays as their track's slot,
+    their anchor frame in the track, their probe's anchor time and their position,
+    leaving out the entries of dead tracks; returns the new fill.
+
+    Two passes over what this call appends: the positions and times (reading the
+    index), then the slots (reading the block table a few entries ahead, as
+    ``slots_of``), so that neither waits on the other's reads from memory; done in one,
+    each entry's slot waited on its position and the whole was 15 % slower.
+    """
+    out_slot, out_local, out_time, out_position = out
+    k = filled
+    n = lo.size
+    for i in range(n):
+        if i + _AHEAD_ENTRIES < n:
+            _ahead(values, lo[i + _AHEAD_ENTRIES])
+        if not use[i]:
+            continue
+        start = lo[i]
+        time = anchor_time[i]
+        for j in range(count[i]):
+            out_position[k] = values[start + j]
+            out_time[k] = time
+            k += 1
+    kept = filled
+    n_bases = bases.size
+    for i in range(filled, k):
+        if i + _AHEAD_ENTRIES < k:
+            _ahead(blocks, out_position[i + _AHEAD_ENTRIES] >> block_bits)
+        position = out_position[i]
+        block = position >> block_bits
+        if block >= blocks.size:
+            slot = np.int64(n_bases - 1)
+        else:
+            slot = np.int64(blocks[block])
+            if slot + 1 < n_bases and bases[slot + 1] <= position:
+                slot += 1
+        if alive[slot]:
+            out_slot[kept] = slot
+            out_local[kept] = position - bases[slot]
+            if kept != i:  # (only once a dead track's entry was left out)
+                out_time[kept] = out_time[i]
+                out_position[kept] = position
+            kept += 1
+    return kept
+
+
+@njit(nogil=True)
 def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
     """The slot (track row) owning each position: the last slot whose base is <=
     the position. ``blocks[b]`` is that slot for position ``b << block_bits``, and a

@@ -119,12 +119,9 @@ class Matcher:
         spec = self.spec
         seconds = query.seconds
         n_query = int(np.count_nonzero(np.bincount(query.triplet_id)))
-        probe, position = self.index.lookup(query.hashes)
-        if probe.size == 0:
+        slot, local, q_time, position = self.index.candidates(query.hashes, query.anchor_time)
+        if slot.size == 0:
             return []
-        q_time = query.anchor_time[probe]
-        slot = self.index.slot_of_positions(position)
-        local = position - self.index.slot_base(slot)
         if self.shortlist is not None and len(self.index) > self.shortlist:
             wanted = _shortlist(slot, local, q_time, spec, self.shortlist)
             slot, local, q_time, position = kernels.of_slots(wanted, slot, local, q_time, position)
