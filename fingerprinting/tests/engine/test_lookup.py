@@ -493,9 +493,8 @@ assert Matcher(index).match(query)[0].track_id == 103
 after = {n: len(f.signatures) for n, f in dispatchers.items()}
 print(sorted(before.items()), sorted(after.items()))
 assert before == after, (before, after)
-# Every kernel but those of Index.lookup (probe and position, for tools and tests) and of
-# compaction, which no query runs.
-unused = {"gather_entries", "slots_of"}
+# Every kernel but that of Index.slot_of_positions (compaction, tools), which no query runs.
+unused = {"slots_of"}
 assert all(n in unused or count for n, count in before.items()), before
 """
     done = subprocess.run(
