@@ -172,7 +172,9 @@ class Index:
         position = np.empty(size, dtype=np.int64)
         filled = 0
         for values, lo, count, use in parts:
-            filled = kernels.gather_entries(values, lo, count, use, probe, position, filled)
+            filled = kernels.gather_entries(
+                values, lo, count, use, np.arange(lo.size), probe, position, filled
+            )
         if self._dead_tracks:
             keep = self._alive[self.slot_of_positions(position)]
             probe, position = probe[keep], position[keep]

@@ -136,8 +136,10 @@ def prefix_order(hashes, bits):  # pragma: no cover
 
 
 @njit(nogil=True)
-def gather_entries(values, lo, count, use, probe_out, position_out, filled):  # pragma: no cover
-    """Append the entries of every probe with ``use`` set; returns the new fill."""
+def gather_entries(values, lo, count, use, tag, tag_out, position_out, filled):  # pragma: no cover
+    """Append the entries of every probe with ``use`` set, each with its probe's ``tag``
+    (its index for ``Index.lookup``, its anchor time for the matcher); returns the new
+    fill."""
     k = filled
     n = lo.size
     for i in range(n):
@@ -146,8 +148,9 @@ def gather_entries(values, lo, count, use, probe_out, position_out, filled):  # 
         if not use[i]:
             continue
         start = lo[i]
+        mark = tag[i]
         for j in range(count[i]):
-            probe_out[k] = i
+            tag_out[k] = mark
             position_out[k] = values[start + j]
             k += 1
     return k
@@ -162,53 +165,58 @@ def gather_candidates(
     their anchor frame in the track, their probe's anchor time and their position,
     leaving out the entries of dead tracks; returns the new fill.
 
-    Two passes over what this call appends: ``gather_entries`` (the probe indices go
-    where the frames will), then the slots, read from the block table a few entries
-    ahead as ``slots_of`` does; so neither waits on the other's reads from memory (done
-    in one pass, each entry's slot waited on its position and the whole was 15 %
-    slower).
+    Two passes over what this call appends: the positions and times (reading the index),
+    then the slots (reading the block table a few entries ahead, as ``slots_of``), so
+    that neither waits on the other's reads from memory; done in one, each entry's slot
+    waited on its position and the whole was 15 % slower.
     """
     out_slot, out_local, out_time, out_position = out
-    k = gather_entries(values, lo, count, use, out_local, out_position, filled)
+    k = gather_entries(values, lo, count, use, anchor_time, out_time, out_position, filled)
     kept = filled
+    n_bases = bases.size
     for i in range(filled, k):
         if i + _AHEAD_ENTRIES < k:
             _ahead(blocks, out_position[i + _AHEAD_ENTRIES] >> block_bits)
         position = out_position[i]
-        slot = _slot_of(position, bases, blocks, block_bits)
+        # slots_of's search, written out: called as a function here, it made the whole
+        # 1.5 times slower.
+        block = position >> block_bits
+        if block >= blocks.size:
+            slot = np.int64(n_bases - 1)
+        else:
+            slot = np.int64(blocks[block])
+            if slot + 1 < n_bases and bases[slot + 1] <= position:
+                slot += 1
         if alive[slot]:
-            # kept <= i: what is written here has been read.
-            out_time[kept] = anchor_time[out_local[i]]
             out_slot[kept] = slot
             out_local[kept] = position - bases[slot]
-            out_position[kept] = position
+            if kept != i:  # (only once a dead track's entry was left out)
+                out_time[kept] = out_time[i]
+                out_position[kept] = position
             kept += 1
     return kept
 
 
 @njit(nogil=True)
-def _slot_of(position, bases, blocks, block_bits):  # pragma: no cover
-    """The slot (track row) owning a position: the last slot whose base is <= the
-    position. ``blocks[b]`` is that slot for position ``b << block_bits``, and a
+def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
+    """The slot (track row) owning each position: the last slot whose base is <=
+    the position. ``blocks[b]`` is that slot for position ``b << block_bits``, and a
     block is narrower than the gap between two bases, so at most one base lies
     inside it."""
-    block = position >> block_bits
-    if block >= blocks.size:
-        return np.int64(bases.size - 1)
-    slot = np.int64(blocks[block])
-    if slot + 1 < bases.size and bases[slot + 1] <= position:
-        slot += 1
-    return slot
-
-
-@njit(nogil=True)
-def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
-    """``_slot_of`` of each position."""
+    n_bases = bases.size
     n = positions.size
     for i in range(n):
         if i + _AHEAD_ENTRIES < n:
             _ahead(blocks, positions[i + _AHEAD_ENTRIES] >> block_bits)
-        out[i] = _slot_of(np.int64(positions[i]), bases, blocks, block_bits)
+        position = positions[i]
+        block = position >> block_bits
+        if block >= blocks.size:
+            out[i] = n_bases - 1
+            continue
+        slot = np.int64(blocks[block])
+        if slot + 1 < n_bases and bases[slot + 1] <= position:
+            slot += 1
+        out[i] = slot
 
 
 _RADIX_BITS = 11
