@@ -245,7 +245,8 @@ def warm_up() -> None:
     They compile on first use (8-10 s of CPU in all); a capture worker that compiled
     them on its first window would start analysing seconds late. This runs one query
     through an index of more than ``SHORTLIST`` tracks, so every kernel compiles with
-    the argument types real queries use.
+    the argument types real queries use; then removes tracks from that index until it
+    compacts, as a catalogue refresh may (its slot search is a kernel too).
     """
     rng = np.random.default_rng(0)
     samples = (0.1 * rng.standard_normal(int(2 * MIN_QUERY_SECONDS * SPEC.sample_rate))).astype(
@@ -255,3 +256,6 @@ def warm_up() -> None:
     index = Index()
     index.add_many((track_id, fp) for track_id in range(1, SHORTLIST + 2))
     Matcher(index).match(samples)
+    for track_id in range(1, SHORTLIST // 2):  # enough dead tracks for a compaction
+        index.remove(track_id)
+    index.flush()
