@@ -64,7 +64,7 @@ def _forked(index: Index, processes: int, probe: np.ndarray) -> list[dict]:
         if pid == 0:
             os.close(read)
             started = time.process_time()
-            index.lookup(probe)
+            index.candidates(probe, np.zeros(probe.size))  # what the matcher runs
             os.write(write, f"{time.process_time() - started:.3f}\n".encode())
             time.sleep(60)  # until the parent has read its memory
             os._exit(0)

@@ -149,7 +149,9 @@ def catalog_index_preload() -> int | None:
     inherits a connection in use. Returns how many tracks are indexed, or None when the
     database could not be read (the index then loads on the first match, as before)."""
     try:
-        indexed = len(catalog_index().index)
+        index = catalog_index().index
+        index.flush()  # (the slot table too, which a loaded snapshot does not have yet)
+        indexed = len(index)
     except DatabaseError as exc:
         logger.warning("fingerprint index not preloaded (%s); it loads on the first match", exc)
         return None

@@ -109,9 +109,11 @@ class Index:
 
     def flush(self) -> None:
         """Sorts the tracks added since the last lookup into the index now, as that lookup
-        would first: a process that will fork its matchers does it once, before they
-        inherit the arrays, rather than each of them making its own sorted copy."""
+        would first, and builds the table of which track owns which positions: a process
+        that will fork its matchers does both once, before they inherit the arrays,
+        rather than each of them making its own copy."""
         self._flush()
+        self._block_table()
 
     def remove(self, track_id: int) -> bool:
         """Forget ``track_id``; returns whether it was indexed."""

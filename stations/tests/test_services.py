@@ -141,9 +141,11 @@ def test_sqlites_duplicate_errors_are_the_same_conflicts(second, details):
     insert(
         name="A", slug="a", country="GH", city="Accra", frequency="99.7 FM", licence_number="NCA-1"
     )
-    with pytest.raises(IntegrityError) as caught:
-        insert(name="B", slug="b", country="GH", **second)
-    sqlite.close()
+    try:
+        with pytest.raises(IntegrityError) as caught:
+            insert(name="B", slug="b", country="GH", **second)
+    finally:
+        sqlite.close()
     assert "station_unique" not in str(caught.value)  # (PostgreSQL's would name it)
     assert services._conflict_from(caught.value).details == details
 

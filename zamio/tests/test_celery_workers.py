@@ -60,8 +60,9 @@ assert all(warm.values()), warm
 loaded = shared._shared
 assert loaded is not None and sorted(loaded.index.track_ids) == sorted(tracks.values())
 assert connection.connection is None, "the worker kept a connection its pool would inherit"
-# The sorted arrays the pool's processes will share.
-arrays = (loaded.index._keys, loaded.index._delta_keys)
+# The sorted arrays and the slot table the pool's processes will share.
+arrays = (loaded.index._keys, loaded.index._delta_keys, loaded.index._blocks)
+assert arrays[2] is not None, "the slot table was left for each process to build"
 assert not any(o is loaded for o in gc.get_objects()), "the index was not frozen with the rest"
 
 pid = os.fork()  # as the prefork pool starts its processes
@@ -74,7 +75,12 @@ if pid == 0:
         found
         and found[0].track_id == tracks[seed]
         and shared._shared is loaded  # the inherited index, not a new one
-        and all(a is b for a, b in zip((loaded.index._keys, loaded.index._delta_keys), arrays))
+        and all(
+            a is b
+            for a, b in zip(
+                (loaded.index._keys, loaded.index._delta_keys, loaded.index._blocks), arrays
+            )
+        )
         and not queries.captured_queries  # nothing read from the catalogue again
         and compiled() == warm
     )
