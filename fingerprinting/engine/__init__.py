@@ -31,9 +31,9 @@ Public API
   their confidence). On an index of more than ``shortlist`` tracks only that many (the
   most candidates in one coarse alignment) reach the full vote; ``None`` votes on all.
 - The inner loops of query hashing, the lookup and the coarse and full votes are
-  compiled with numba (``engine/kernels.py``) when a process first needs them: 8-10 s
-  of CPU once per process (``warm_up()`` does it ahead), not cached on disk (numba's
-  cache is not safe for several processes compiling at once).
+  compiled with numba (``engine/kernels.py``) when a process first needs them, 8-20 s
+  of CPU (``warm_up()`` does it ahead), and kept on disk (``engine/kernel_cache.py``,
+  under ``NUMBA_CACHE_DIR`` if set): later processes load them in about half a second.
 - ``Match``: ``track_id``, ``track_offset`` (s in the track), ``query_offset`` (s in
   the query where the matched audio begins), ``speed``, ``confidence`` in [0, 1],
   ``hits``, ``second_hits``, ``coverage``, ``query_hashes``.

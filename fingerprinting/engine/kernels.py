@@ -8,12 +8,12 @@ The tests compare them with plain references (a scan of the fingerprints, a
 binary search of the bases, the full vote without a shortlist, the numpy probes, a
 count of the coarse bins, numpy's sort, the matcher's numpy alignment of its best tracks).
 
-They are compiled when a process first calls them (8-10 s of CPU for all of them on
-the machine that measured 6.5-6.8 s before ``align_best`` and ``_coarse_dense`` were
-added, and 5.4-5.9 s before the votes sorted their candidates; ``matcher.warm_up`` does it
-ahead of a capture worker's first window), not cached on disk: numba's cache files
-are written without coordination, and test workers or Celery processes starting
-together would compile at once.
+They compile when a process first calls them (8-15 s of CPU for all of them; 6.5-6.8 s on
+one machine before ``align_best`` and ``_coarse_dense`` were added; ``matcher.warm_up``
+does it ahead of a capture worker's first window), and are kept on disk once compiled
+(``kernel_cache``): a later process loads them in well under a second. They call only
+each other (no kernel of another module), so that the cache's digest of this file
+covers all the code each was compiled from.
 """
 
 from __future__ import annotations
@@ -23,6 +23,23 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from . import kernel_cache
+
+_SOURCE = kernel_cache.source_digest(__file__)
+
+
+def _kernel(function):
+    """A kernel Python calls: compiled with numba (releasing the GIL) and kept on disk."""
+    return kernel_cache.cached(njit(nogil=True)(function), _SOURCE)
+
+
+def _inner(function):
+    """A kernel only other kernels call: compiled into their machine code, so a process
+    that loads them from disk never compiles it (cached on its own too, it only added
+    files: 1.6 MB of them against 1.0, and time to the first compile)."""
+    return njit(nogil=True)(function)
+
 
 # No vote yet for a slot (vote keys are never negative).
 _EMPTY = np.int64(-(2**62))
@@ -65,14 +82,14 @@ def _prefetch(typingctx, array, index):  # pragma: no cover
     return types.void(array, index), codegen
 
 
-@njit(nogil=True)
+@_inner
 def _ahead(array, index):  # pragma: no cover
     """`_prefetch` of ``array[index]``, the index kept inside the array (the end of a
     directory or bucket may point one past it)."""
     _prefetch(array, min(max(np.int64(index), 0), array.size - 1))
 
 
-@njit(nogil=True)
+@_kernel
 def bucket_ranges(keys, directory, shift, probes, order, lo_out, count_out):  # pragma: no cover
     """For each probe hash, where its run of equal entries starts and how long it is.
 
@@ -117,7 +134,7 @@ def bucket_ranges(keys, directory, shift, probes, order, lo_out, count_out):  # 
         count_out[i] = run
 
 
-@njit(nogil=True)
+@_kernel
 def prefix_order(hashes, bits):  # pragma: no cover
     """Probe indices ordered by the top ``bits`` of their hash (a counting sort): enough
     order for ``bucket_ranges`` to read the index in ascending address order."""
@@ -135,7 +152,7 @@ def prefix_order(hashes, bits):  # pragma: no cover
     return order
 
 
-@njit(nogil=True)
+@_kernel
 def gather_entries(values, lo, count, use, tag, tag_out, position_out, filled):  # pragma: no cover
     """Append the entries of every probe with ``use`` set, each with its probe's ``tag``
     (its index for ``Index.lookup``, its anchor time for the matcher); returns the new
@@ -156,7 +173,7 @@ def gather_entries(values, lo, count, use, tag, tag_out, position_out, filled): 
     return k
 
 
-@njit(nogil=True)
+@_kernel
 def gather_candidates(
     values, lo, count, use, anchor_time, bases, blocks, block_bits, alive, out, filled
 ):  # pragma: no cover
@@ -197,7 +214,7 @@ def gather_candidates(
     return kept
 
 
-@njit(nogil=True)
+@_kernel
 def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
     """The slot (track row) owning each position: the last slot whose base is <=
     the position. ``blocks[b]`` is that slot for position ``b << block_bits``, and a
@@ -222,7 +239,7 @@ def slots_of(positions, bases, blocks, block_bits, out):  # pragma: no cover
 _RADIX_BITS = 11
 
 
-@njit(nogil=True)
+@_inner
 def _radix_sort(keys, order, carry):  # pragma: no cover
     """``keys`` (non-negative int64) sorted, ties kept in their order, and ``order``
     moved with them when ``carry`` is set (else it may be empty); the arrays passed in
@@ -267,7 +284,7 @@ def _radix_sort(keys, order, carry):  # pragma: no cover
     return keys, order
 
 
-@njit(nogil=True)
+@_inner
 def _time_order(q_time):  # pragma: no cover
     """Indices that sort the (non-negative) query times, ties in their order.
 
@@ -304,7 +321,7 @@ def _time_order(q_time):  # pragma: no cover
 _DENSE_COARSE = 8
 
 
-@njit(nogil=True)
+@_kernel
 def coarse_best(slot, local, q_time, bits, n_slots):  # pragma: no cover
     """Per slot, the most candidates in two neighbouring coarse offset bins, a
     candidate's bin being ``(local - rint(q_time)) >> bits``.
@@ -328,7 +345,7 @@ def coarse_best(slot, local, q_time, bits, n_slots):  # pragma: no cover
     return best
 
 
-@njit(nogil=True)
+@_inner
 def _coarse_sorted(slot, local, q_time, bits, best):  # pragma: no cover
     """``coarse_best`` by a radix sort of (slot, bin) keys: equal keys then form runs,
     and a run's count plus that of the run of the next bin, if it follows, is the
@@ -360,7 +377,7 @@ def _coarse_sorted(slot, local, q_time, bits, best):  # pragma: no cover
         i = j
 
 
-@njit(nogil=True)
+@_inner
 def _coarse_dense(slot, local, q_time, bits, best):  # pragma: no cover
     """``coarse_best`` by grouping the candidates' bins by slot (a counting sort on the
     slot), then counting each slot's bins in a table as wide as its range of bins."""
@@ -398,7 +415,7 @@ def _coarse_dense(slot, local, q_time, bits, best):  # pragma: no cover
             counts[bins[i] - low] = 0
 
 
-@njit(nogil=True)
+@_kernel
 def of_slots(wanted, slot, local, q_time, position):  # pragma: no cover
     """The candidates whose slot is ``wanted``, in their order: (slot, local, q_time,
     position) arrays, in one pass over them."""
@@ -420,7 +437,7 @@ def of_slots(wanted, slot, local, q_time, position):  # pragma: no cover
     return out_slot, out_local, out_time, out_position
 
 
-@njit(nogil=True)
+@_kernel
 def probe_keys(cell, alt, has_alt, sizes):  # pragma: no cover
     """Keys of every multi-probe of every query triplet, and the triplet of each.
 
@@ -483,7 +500,7 @@ def probe_keys(cell, alt, has_alt, sizes):  # pragma: no cover
     return keys, ids
 
 
-@njit(nogil=True)
+@_kernel
 def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  # pragma: no cover
     """The full vote: every candidate votes at every trial speed for (slot, speed,
     offset), where offset = track frame - rint(query frame * speed); a stored entry
@@ -593,7 +610,7 @@ def best_alignments(slot, local, q_time, position, speeds, tolerance, limit):  #
     )
 
 
-@njit(nogil=True)
+@_kernel
 def align_best(
     best_slot,
     best_speed,
@@ -698,7 +715,7 @@ def align_best(
     return hits, start, end, seconds, speed_out, shift_out
 
 
-@njit(nogil=True)
+@_inner
 def _median(values):  # pragma: no cover
     """numpy's median of a non-empty float array (the mean of the two middle values
     when there are two), overwriting ``values``.
@@ -729,7 +746,7 @@ def _median(values):  # pragma: no cover
     return (source[middle - 1] + source[middle]) / 2.0
 
 
-@njit(nogil=True)
+@_inner
 def _distinct(ordered):  # pragma: no cover
     """How many distinct values a sorted array holds."""
     if ordered.size == 0:

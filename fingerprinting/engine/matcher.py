@@ -240,10 +240,12 @@ def _confidence(hits: int, second: int, coverage: float) -> float:
 
 
 def warm_up() -> None:
-    """Compile the engine's kernels now rather than on a worker's first query.
+    """Get the engine's kernels ready now rather than on a worker's first query.
 
-    They compile on first use (8-10 s of CPU in all); a capture worker that compiled
-    them on its first window would start analysing seconds late. This runs one query
+    They compile on first use (8-20 s of CPU in all, depending on the machine) unless
+    an earlier process left them in the kernel cache (then about 0.5 s to load them);
+    a capture worker that did either on its first window would start analysing late.
+    This runs one query
     through an index of more than ``SHORTLIST`` tracks, so every kernel compiles with
     the argument types real queries use; then removes tracks from that index until it
     compacts, as a catalogue refresh may (its slot search is a kernel too).

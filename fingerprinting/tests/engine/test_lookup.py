@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from itertools import product
@@ -473,29 +474,51 @@ def test_query_times_are_ordered_exactly_and_stably():
     assert np.array_equal(order, np.argsort(q_time, kind="stable"))
 
 
-def test_warm_up_compiles_every_kernel_with_the_types_of_a_real_query():
-    """In a fresh process: after warm_up a real query compiles nothing more, and every
-    kernel has been compiled (a worker's first window pays no compile)."""
-    script = """
-import numpy as np
+_WARM_UP = """
+import sys
+
 from numba.core.registry import CPUDispatcher
 from fingerprinting.engine import Index, Matcher, decode, fingerprint, kernels, warm_up
+from fingerprinting.tests.engine.entry_kernels import ENTRY_KERNELS, unprepared
 from fingerprinting.tests.engine.synth import song
 
 warm_up()
 dispatchers = {n: f for n, f in vars(kernels).items() if isinstance(f, CPUDispatcher)}
 before = {n: len(f.signatures) for n, f in dispatchers.items()}
+assert not unprepared(kernels), unprepared(kernels)
 index = Index()
 index.add_many((100 + s, fingerprint(decode(song(s, 20.0, 44100), sample_rate=44100)))
                for s in range(70))
 query = decode(song(3, 20.0, 44100)[5 * 44100 : 15 * 44100], sample_rate=44100)
 assert Matcher(index).match(query)[0].track_id == 103
 after = {n: len(f.signatures) for n, f in dispatchers.items()}
-print(sorted(before.items()), sorted(after.items()))
 assert before == after, (before, after)
-assert all(before.values()), before
+compiled = {n: len(f.stats.cache_misses) for n, f in dispatchers.items()}
+if sys.argv[1] == "warm":
+    assert not any(compiled.values()), compiled
+    assert all(dispatchers[name].stats.cache_hits for name in ENTRY_KERNELS)
+print("ok")
 """
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_warm_up_compiles_every_kernel_and_later_processes_load_them(tmp_path):
+    """Two processes starting together on an empty kernel cache compile (or load what the
+    other wrote first) every kernel with the types of a real query: after warm_up a real
+    query compiles nothing more. A process started afterwards compiles nothing: it loads
+    every kernel the engine calls from what they wrote."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+
+    def started(mode: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", _WARM_UP, mode], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def finished(process: subprocess.Popen) -> None:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0 and out.strip() == "ok", err[-3000:]
+
+    together = [started("cold"), started("cold")]
+    for process in together:
+        finished(process)
+    finished(started("warm"))
