@@ -16,7 +16,9 @@ other, so an edit anywhere in the file is a new name for all of them). A file is
 written whole under a temporary name and renamed, so a process reads a complete
 file of the right version or none, and then compiles; the worst two processes
 starting together can do is both compile. Files of any other text of ``kernels.py``
-are removed by the first process that compiles after an edit.
+are removed by the first process that compiles after an edit (two versions of ZamIO
+sharing one directory, as during a rolling deploy, remove each other's until the old
+one stops: each process then compiles, as without a cache).
 
 Where the files go is numba's choice: ``NUMBA_CACHE_DIR`` if set, else a
 ``__pycache__`` beside ``kernels.py`` if it is writable, else the user's cache
@@ -36,6 +38,7 @@ from pathlib import Path
 
 import llvmlite
 import numba
+import numpy as np
 from numba.core.caching import FunctionCache, IndexDataCacheFile
 
 _SUFFIX = ".nbc"
@@ -43,11 +46,17 @@ _SUFFIX = ".nbc"
 log = logging.getLogger(__name__)
 
 
-def source_digest(path: str | os.PathLike) -> str:
+def source_digest(path: str | os.PathLike) -> str | None:
     """What a compiled kernel depends on besides its own signature and the CPU: the
-    text of its file and the compiler's versions."""
-    digest = hashlib.sha256(Path(path).read_bytes())
-    digest.update(f"numba {numba.__version__} llvmlite {llvmlite.__version__}".encode())
+    text of its file and the versions of the compiler and of numpy; ``None`` if the
+    file cannot be read (an install without sources: nothing is cached then)."""
+    try:
+        text = Path(path).read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256(text)
+    versions = f"numba {numba.__version__} llvmlite {llvmlite.__version__} numpy {np.__version__}"
+    digest.update(versions.encode())
     return digest.hexdigest()[:16]
 
 
@@ -108,9 +117,11 @@ class KernelCache(FunctionCache):
         self._cache_file = KernelCacheFile(self._cache_path, self._impl.filename_base, source)
 
 
-def cached(kernel, source: str):
-    """Give the numba dispatcher ``kernel`` a ``KernelCache`` (none when numba finds no
-    writable place for it); returns ``kernel``."""
+def cached(kernel, source: str | None):
+    """Give the numba dispatcher ``kernel`` a ``KernelCache`` (none without a ``source``
+    digest, or when numba finds no writable place for it); returns ``kernel``."""
+    if source is None:
+        return kernel
     try:
         cache = KernelCache(kernel.py_func, source)
     except RuntimeError as error:  # numba's "no locator available": nowhere to write

@@ -6,6 +6,7 @@ import os
 
 import numba
 from numba import njit
+from numba.core.caching import NullCache
 
 from fingerprinting.engine import kernel_cache
 from fingerprinting.engine.kernel_cache import KernelCacheFile, cached, source_digest
@@ -120,3 +121,13 @@ def test_the_kernels_python_calls_are_cached_under_the_digest_of_their_file():
     # gather_entries: Index.lookup's (tools and tests), no query's.
     assert cached_kernels == {*ENTRY_KERNELS, "gather_entries"}
     assert all(caches[n]._cache_file._source == kernels._SOURCE for n in cached_kernels)
+
+
+def test_without_the_kernels_source_nothing_is_cached(tmp_path, monkeypatch):
+    """An install without .py files: the kernels compile in each process, as before."""
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    assert source_digest(tmp_path / "kernels.py") is None
+    kernel = cached(njit(_added), None)
+    assert kernel(2, 3) == 5
+    assert isinstance(kernel._cache, NullCache)
+    assert not list(tmp_path.iterdir())
