@@ -1,29 +1,29 @@
 """The compiled kernels kept on disk, so that a process loads them instead of compiling.
 
-Compiling every kernel costs 8-15 s of CPU; loading them compiled costs well under a
-second. Every process that matches pays one or the other: each capture worker, each
-web process that serves a clip upload, each ``identify`` command, each test worker.
+Compiling every kernel costs 8-20 s of CPU, by the machine; loading them compiled costs
+about half a second. Every process that matches pays one or the other: each capture
+worker, each web process that serves a clip upload, each ``identify`` command, each test
+worker.
 
 numba's own cache (``cache=True``) is not used as it is, because processes that start
-together would share its files without coordination: it numbers each function's
-compiled versions in an index file written before the data file, so a process can
-read the index of a new compile and the data of an old one (after an edit, the old
-kernel's machine code), and two processes compiling different signatures of one
-function both write version 1. Here each compiled version is one file whose name is
-a digest of everything that selects it: the function, its argument types, the CPU,
-numba's version and the whole text of ``kernels.py`` (its kernels call only each
-other, so an edit anywhere in the file is a new name for all of them). A file is
-written whole under a temporary name and renamed, so a process reads a complete
-file of the right version or none, and then compiles; the worst two processes
-starting together can do is both compile. Files of any other text of ``kernels.py``
-are removed by the first process that compiles after an edit (two versions of ZamIO
-sharing one directory, as during a rolling deploy, remove each other's until the old
-one stops: each process then compiles, as without a cache).
+together would share its files without coordination: it numbers each function's compiled
+versions in an index file written before the data file, so a process can read the index
+of a new compile and the data of an old one (after an edit, the old kernel's machine
+code), and two processes compiling different signatures of one function both write
+version 1. Here each compiled version is one file whose name is a digest of everything
+that selects it: the function, its argument types, the CPU, numba's, llvmlite's and
+numpy's versions and the whole text of ``kernels.py`` (its kernels call only each other,
+so an edit anywhere in the file is a new name for all of them). A file is written whole
+under a temporary name and renamed, so a process reads a complete file of the right
+version or none, and then compiles; the worst two processes starting together can do is
+both compile. Files of any other text of ``kernels.py`` are removed by the first process
+that compiles after an edit (two versions of ZamIO sharing one directory, as during a
+rolling deploy, remove each other's until the old one stops: each process then compiles,
+as without a cache).
 
-Where the files go is numba's choice: ``NUMBA_CACHE_DIR`` if set, else a
-``__pycache__`` beside ``kernels.py`` if it is writable, else the user's cache
-directory; with none of them writable the kernels compile in every process, as they
-did before.
+Where the files go is numba's choice: ``NUMBA_CACHE_DIR`` if set, else a ``__pycache__``
+beside ``kernels.py`` if it is writable, else the user's cache directory; with none of
+them writable the kernels compile in every process, as they did before.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class KernelCacheFile(IndexDataCacheFile):
             self.prune()
 
     def flush(self) -> None:
+        """Remove every file of this module's kernels (numba's ``cache.flush()``)."""
         self.prune(keep_current=False)
 
     def prune(self, *, keep_current: bool = True) -> None:

@@ -62,6 +62,8 @@ def test_the_first_compile_after_an_edit_removes_the_old_texts_files_only(tmp_pa
     new.save(("int64",), "new")
     assert _files(tmp_path) == sorted([*others, new.name_of(("int64",))])
     assert new.load(("int64",)) == "new" and old.load(("int64",)) is None
+    new.flush()  # every file of the module's kernels, whatever their text
+    assert _files(tmp_path) == sorted(others)
 
 
 def test_a_damaged_file_is_compiled_again_and_a_failed_write_keeps_what_was_compiled(tmp_path):
