@@ -67,12 +67,11 @@ class KernelCacheFile(IndexDataCacheFile):
     def __init__(self, cache_path: str, filename_base: str, source: str) -> None:
         super().__init__(cache_path, filename_base, source_stamp=source)
         self._base = filename_base
-        self._source = source
         self._pruned = False
 
     def name_of(self, key) -> str:
         key_digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
-        return f"{self._base}.{self._source}.{key_digest}{_SUFFIX}"
+        return f"{self._base}.{self._source_stamp}.{key_digest}{_SUFFIX}"
 
     def load(self, key):
         try:
@@ -105,7 +104,7 @@ class KernelCacheFile(IndexDataCacheFile):
             return
         for name in names:
             found = pattern.fullmatch(name)
-            if found and not (keep_current and found.group(1) == self._source):
+            if found and not (keep_current and found.group(1) == self._source_stamp):
                 with contextlib.suppress(FileNotFoundError):  # (another process was first)
                     os.unlink(os.path.join(self._cache_path, name))
 

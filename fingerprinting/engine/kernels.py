@@ -8,12 +8,12 @@ The tests compare them with plain references (a scan of the fingerprints, a
 binary search of the bases, the full vote without a shortlist, the numpy probes, a
 count of the coarse bins, numpy's sort, the matcher's numpy alignment of its best tracks).
 
-They compile when a process first calls them (8-15 s of CPU for all of them; 6.5-6.8 s on
-one machine before ``align_best`` and ``_coarse_dense`` were added; ``matcher.warm_up``
-does it ahead of a capture worker's first window), and are kept on disk once compiled
-(``kernel_cache``): a later process loads them in well under a second. They call only
-each other (no kernel of another module), so that the cache's digest of this file
-covers all the code each was compiled from.
+They compile when a process first calls them (8-20 s of CPU for all of them, by the
+machine; 6.5-6.8 s on one machine before ``align_best`` and ``_coarse_dense`` were added;
+``matcher.warm_up`` does it ahead of a capture worker's first window), and are kept on
+disk once compiled (``kernel_cache``): a later process loads them in about half a
+second. They call only each other (no kernel of another module), so that the cache's
+digest of this file covers all the code each was compiled from.
 """
 
 from __future__ import annotations

@@ -245,10 +245,10 @@ def warm_up() -> None:
     They compile on first use (8-20 s of CPU in all, depending on the machine) unless
     an earlier process left them in the kernel cache (then about 0.5 s to load them);
     a capture worker that did either on its first window would start analysing late.
-    This runs one query
-    through an index of more than ``SHORTLIST`` tracks, so every kernel compiles with
-    the argument types real queries use; then removes tracks from that index until it
-    compacts, as a catalogue refresh may (its slot search is a kernel too).
+    This runs one query through an index of more than ``SHORTLIST`` tracks, so every
+    kernel compiles with the argument types real queries use; then removes tracks from
+    that index until it compacts, as a catalogue refresh may (its slot search is a
+    kernel too).
     """
     rng = np.random.default_rng(0)
     samples = (0.1 * rng.standard_normal(int(2 * MIN_QUERY_SECONDS * SPEC.sample_rate))).astype(

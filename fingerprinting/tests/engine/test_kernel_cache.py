@@ -122,7 +122,7 @@ def test_the_kernels_python_calls_are_cached_under_the_digest_of_their_file():
     cached_kernels = {n for n, c in caches.items() if isinstance(c, kernel_cache.KernelCache)}
     # gather_entries: Index.lookup's (tools and tests), no query's.
     assert cached_kernels == {*ENTRY_KERNELS, "gather_entries"}
-    assert all(caches[n]._cache_file._source == kernels._SOURCE for n in cached_kernels)
+    assert all(caches[n]._cache_file._source_stamp == kernels._SOURCE for n in cached_kernels)
 
 
 def test_without_the_kernels_source_nothing_is_cached(tmp_path, monkeypatch):
