@@ -222,13 +222,12 @@ class Index:
                     self._delta_directory_shift,
                 )
             )
-        order = kernels.prefix_order(hashes, 16)
         ranges = []
         total = np.zeros(hashes.size, dtype=np.int64)
         for keys, _, directory, shift in parts:
             lo = np.empty(hashes.size, dtype=np.int64)
             count = np.empty(hashes.size, dtype=np.int64)
-            kernels.bucket_ranges(keys, directory, shift, hashes, order, lo, count)
+            kernels.bucket_ranges(keys, directory, shift, hashes, lo, count)
             ranges.append((lo, count))
             total += count
         use = total <= self.bucket_cap

@@ -49,12 +49,22 @@ _EMPTY = np.int64(-(2**62))
 # directory entry is wanted two steps before its bucket, whose address it gives.
 # Measured on a 10,000-track index (bench/README.md): with the bucket's first cache line
 # only, 4-6 probes ahead were within 5 % of each other, 3 and 8 about 12 % slower than 6;
-# with all of its lines, 8 and 12 within 2 %, 4 and 6 about 8 % slower. The entries:
-# 16, 32 and 64 ahead within 5 %.
-_AHEAD_BUCKET = 8
+# with all of its lines and a binary search, 8 and 12 within 2 %, 4 and 6 about 8 %
+# slower. Since the buckets are scanned and the probes taken unsorted: 16 ahead 0.85 x
+# the time of 8 on the layout model and 0.77 x on the copied one, 24 and 32 within 3 %
+# of 16 on the layout model (and 0.93 x on the copied one). The entries: 16, 32 and 64
+# ahead within 5 %.
+_AHEAD_BUCKET = 16
 _AHEAD_ENTRIES = 16
 # Keys (uint16) in a 64-byte cache line.
 _KEYS_PER_LINE = 32
+# Buckets of up to this many entries are scanned whole, larger ones binary-searched
+# (``bucket_ranges``). Directory buckets average 32-64 entries; only a hash stored
+# thousands of times makes one this large, and the search bounds what it costs.
+# Measured (bench/README.md), the scan against a binary search of every bucket: 0.63 x
+# the time on the 10,000-track layout model, 0.69 x on the copied one, 0.72 x on the
+# benchmark's catalogue; scanning buckets of any size, or only up to 512, was within 5 %.
+_SCANNED_BUCKET = 2048
 
 
 @intrinsic
@@ -90,66 +100,70 @@ def _ahead(array, index):  # pragma: no cover
 
 
 @_kernel
-def bucket_ranges(keys, directory, shift, probes, order, lo_out, count_out):  # pragma: no cover
+def bucket_ranges(keys, directory, shift, probes, lo_out, count_out):  # pragma: no cover
     """For each probe hash, where its run of equal entries starts and how long it is.
 
     ``directory[p]`` is the first position of prefix ``p = hash >> shift``; the
-    binary search runs inside that bucket only, on ``keys``, the entries' low 16
-    bits (``shift`` <= 16, so within a bucket they hold the rest of the hash).
-    Probes are visited in ``order`` (sorted by hash), so consecutive searches read
-    ascending addresses. Each is a chain of dependent reads from memory (directory,
-    then bucket); the reads of the probes a few steps ahead are started first, so that
-    several are in flight at once instead of one.
+    search runs inside that bucket only, on ``keys``, the entries' low 16 bits
+    (``shift`` <= 16, so within a bucket they hold the rest of the hash). A bucket of
+    up to ``_SCANNED_BUCKET`` entries (all of them but a crowded hash's) is scanned
+    whole, counting the keys below the probe's and equal to it: a few vector
+    instructions with no branch to mispredict, where a binary search's every step was a
+    coin toss for the branch predictor. A larger one is binary-searched for the run's
+    two ends.
+    Each probe is a chain of dependent reads from memory (directory, then bucket); the
+    reads of the probes a few steps ahead are started first, so that several are in
+    flight at once instead of one. The probes are taken in their own order: visited
+    in hash order, so that the reads went up the index, they took 1.2-1.4 x as long
+    with the sort (bench/README.md).
     """
-    n = order.size
-    for k in range(n):
-        if k + 2 * _AHEAD_BUCKET < n:
-            _ahead(directory, np.int64(probes[order[k + 2 * _AHEAD_BUCKET]]) >> shift)
-        if k + _AHEAD_BUCKET < n:
-            # Every cache line of the bucket: its binary search reads more than the first.
-            ahead = np.int64(probes[order[k + _AHEAD_BUCKET]]) >> shift
+    n = probes.size
+    for i in range(n):
+        if i + 2 * _AHEAD_BUCKET < n:
+            _ahead(directory, np.int64(probes[i + 2 * _AHEAD_BUCKET]) >> shift)
+        if i + _AHEAD_BUCKET < n:
+            ahead = np.int64(probes[i + _AHEAD_BUCKET]) >> shift
             line = np.int64(directory[ahead])
             end = np.int64(directory[ahead + 1])
-            while line < end:
+            if end - line <= _SCANNED_BUCKET:  # every line of a bucket to be scanned
+                while line < end:
+                    _ahead(keys, line)
+                    line += _KEYS_PER_LINE
+            else:  # the first and last of one to be searched
                 _ahead(keys, line)
-                line += _KEYS_PER_LINE
             _ahead(keys, end - 1)
-        i = order[k]
         wanted = probes[i]
-        low = wanted & 0xFFFF
+        low = np.uint16(wanted & 0xFFFF)
         bucket = np.int64(wanted) >> shift
         lo = np.int64(directory[bucket])
         end = np.int64(directory[bucket + 1])
-        hi = end
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if keys[mid] < low:
-                lo = mid + 1
-            else:
-                hi = mid
-        run = 0
-        while lo + run < end and keys[lo + run] == low:
-            run += 1
+        if end - lo <= _SCANNED_BUCKET:
+            below = np.int32(0)
+            equal = np.int32(0)
+            for j in range(lo, end):
+                key = keys[j]
+                below += np.int32(key < low)
+                equal += np.int32(key == low)
+            lo += below
+            run = np.int64(equal)
+        else:
+            hi = end
+            while lo < hi:  # the first key >= low
+                mid = (lo + hi) >> 1
+                if keys[mid] < low:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            top, hi = lo, end
+            while top < hi:  # the first key > low
+                mid = (top + hi) >> 1
+                if keys[mid] <= low:
+                    top = mid + 1
+                else:
+                    hi = mid
+            run = top - lo
         lo_out[i] = lo
         count_out[i] = run
-
-
-@_kernel
-def prefix_order(hashes, bits):  # pragma: no cover
-    """Probe indices ordered by the top ``bits`` of their hash (a counting sort): enough
-    order for ``bucket_ranges`` to read the index in ascending address order."""
-    shift = 32 - bits
-    counts = np.zeros((1 << bits) + 1, dtype=np.int64)
-    for i in range(hashes.size):
-        counts[(np.int64(hashes[i]) >> shift) + 1] += 1
-    for b in range(1, counts.size):
-        counts[b] += counts[b - 1]
-    order = np.empty(hashes.size, dtype=np.int64)
-    for i in range(hashes.size):
-        b = np.int64(hashes[i]) >> shift
-        order[counts[b]] = i
-        counts[b] += 1
-    return order
 
 
 @_kernel

@@ -3,7 +3,6 @@ live inside their callers' machine code once those are loaded from the kernel ca
 
 ENTRY_KERNELS = (
     "probe_keys",
-    "prefix_order",
     "bucket_ranges",
     "gather_candidates",
     "coarse_best",

@@ -10,7 +10,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from fingerprinting.engine import SPEC, Fingerprint, Index, Matcher, decode, fingerprint
+from fingerprinting.engine import SPEC, Fingerprint, Index, Matcher, decode, fingerprint, kernels
 from fingerprinting.engine.hashing import _features, layout, query_hashes, triplets, xxh32_u32
 from fingerprinting.engine.peaks import find_peaks
 
@@ -126,6 +126,36 @@ def test_hashes_sharing_their_low_bits_in_neighbouring_buckets_stay_apart():
     index.add_many([(1, Fingerprint(hashes, np.arange(4, dtype=np.uint32), 1.0))])
     probes = np.array([0x0001ABCD, 0x0002ABCD, 0x0003ABCD, 0x00020000], dtype=np.uint32)
     assert index_lookup(index, probes) == {(0, 1, 0), (1, 1, 1), (1, 1, 2)}
+
+
+def test_a_bucket_too_crowded_to_scan_is_searched_with_the_same_result():
+    """Buckets are scanned whole up to ``_SCANNED_BUCKET`` entries and binary-searched
+    beyond (a hash stored thousands of times): both find exactly the plain scan's entries,
+    for a probe of every stored low part, of absent ones between and around them, and
+    of the same low parts in a neighbouring bucket."""
+    rng = np.random.default_rng(29)
+    lows = np.array([0x0003, 0x0100, 0x0101, 0x7FFF, 0xFFF0], dtype=np.uint32)
+    crowded = np.concatenate(
+        [np.full(2_600, 0xABCD0101), 0xABCD0000 | rng.choice(lows, 900)]
+    ).astype(np.uint32)
+    sparse = (0x12340000 | rng.choice(lows, 400)).astype(np.uint32)
+    prints = {
+        1: Fingerprint(crowded, np.arange(crowded.size, dtype=np.uint32), 120.0),
+        2: Fingerprint(sparse, np.arange(sparse.size, dtype=np.uint32), 20.0),
+    }
+    index = Index()
+    index.add_many(prints.items())
+    assert index._directory_shift == 16
+    bucket = np.diff(index._directory.astype(np.int64))
+    assert bucket[0xABCD] > kernels._SCANNED_BUCKET >= bucket[0x1234]
+    absent = np.array([0x0000, 0x0004, 0x00FF, 0x0102, 0x8000, 0xFFFF], dtype=np.uint32)
+    probes = np.concatenate(
+        [0xABCD0000 | lows, 0xABCD0000 | absent, 0x12340000 | lows, 0x12340000 | absent,
+         0xABCC0000 | lows, 0xABCE0000 | lows]
+    ).astype(np.uint32)  # fmt: skip
+    expected = reference_lookup(prints, index, probes)
+    assert sum(p == 2 for p, _, _ in expected) >= 2_600  # 0xABCD0101, stored 2,600+ times
+    assert index_lookup(index, probes) == expected
 
 
 def test_a_large_index_finds_the_same_entries_as_a_search_of_whole_hashes(tmp_path):
