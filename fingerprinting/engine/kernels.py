@@ -50,10 +50,10 @@ _EMPTY = np.int64(-(2**62))
 # Measured on a 10,000-track index (bench/README.md): with the bucket's first cache line
 # only, 4-6 probes ahead were within 5 % of each other, 3 and 8 about 12 % slower than 6;
 # with all of its lines and a binary search, 8 and 12 within 2 %, 4 and 6 about 8 %
-# slower. Since the buckets are scanned and the probes taken unsorted: 16 ahead 0.85 x
-# the time of 8 on the layout model and 0.77 x on the copied one, 24 and 32 within 3 %
-# of 16 on the layout model (and 0.93 x on the copied one). The entries: 16, 32 and 64
-# ahead within 5 %.
+# slower. Since the buckets are scanned and the probes taken unsorted: 16 ahead
+# 0.79-0.85 x the time of 8 on the layout model, 0.74-0.77 x on the copied one, the same
+# on the catalogue; 24 and 32 within 4 % of 16 on the layout model (0.93 x on the copied
+# one). The entries: 16, 32 and 64 ahead within 5 %.
 _AHEAD_BUCKET = 16
 _AHEAD_ENTRIES = 16
 # Keys (uint16) in a 64-byte cache line.
@@ -61,9 +61,10 @@ _KEYS_PER_LINE = 32
 # Buckets of up to this many entries are scanned whole, larger ones binary-searched
 # (``bucket_ranges``). Directory buckets average 32-64 entries; only a hash stored
 # thousands of times makes one this large, and the search bounds what it costs.
-# Measured (bench/README.md), the scan against a binary search of every bucket: 0.63 x
-# the time on the 10,000-track layout model, 0.69 x on the copied one, 0.72 x on the
-# benchmark's catalogue; scanning buckets of any size, or only up to 512, was within 5 %.
+# Measured (bench/README.md), with the probes still in hash order: the scan took 0.73 x
+# the binary search's time on the 10,000-track layout model, 0.87 x on the copied one and
+# 0.90 x on the benchmark's catalogue; scanning buckets of any size, or only up to 512,
+# was within 5 % of this.
 _SCANNED_BUCKET = 2048
 
 
@@ -114,7 +115,7 @@ def bucket_ranges(keys, directory, shift, probes, lo_out, count_out):  # pragma:
     Each probe is a chain of dependent reads from memory (directory, then bucket); the
     reads of the probes a few steps ahead are started first, so that several are in
     flight at once instead of one. The probes are taken in their own order: visited
-    in hash order, so that the reads went up the index, they took 1.2-1.4 x as long
+    in hash order, so that the reads went up the index, they took 1.2-1.5 x as long
     with the sort (bench/README.md).
     """
     n = probes.size
