@@ -106,10 +106,17 @@ class Worker:
             start_new_session=True,  # its own process group: nothing it starts outlives it
         )
         log.close()
-        deadline = time.monotonic() + 60
+        # Before "ready." a worker preloads the index and gets the matcher's kernels ready:
+        # compiled (15-20 s of CPU on a slow machine) when the kernel cache is empty, as in
+        # a fresh clone, while the other test process runs too.
+        deadline = time.monotonic() + 120
         while b" ready." not in self.log_path.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker {self.name} did not start:\n{self.log()}")
+                output = self.log()
+                # Not yet in the fixture's list of workers to stop: a worker left running
+                # would take later tests' messages from the same Redis database.
+                self.stop()
+                raise AssertionError(f"worker {self.name} did not start:\n{output}")
             time.sleep(0.2)
         return self
 
