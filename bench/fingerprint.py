@@ -341,17 +341,27 @@ def recall(matcher, tracks, catalogue, ids, speech, seconds, condition, per_trac
     return found / total, right_offset / total, total
 
 
-def null_windows(tracks, held_out, speech, seconds, step, rng, *, degraded: bool):
-    """Windows of non-catalogue audio: held-out music (optionally degraded) and speech."""
-    for name in held_out:
+def music_windows(tracks, names, speech, seconds, step, rng, *, degraded: bool):
+    """(track name, start, condition, query samples) of a window every ``step`` seconds
+    of each named track: clean, or degraded by a condition drawn at random."""
+    for name in names:
         track = tracks[name]
         for start in np.arange(0.6, track.size / RATE - seconds - 0.5, step):
             x = cut(track, float(start), seconds)
             if degraded:
                 condition = CONDITIONS[int(rng.integers(1, len(CONDITIONS)))]
-                yield "music", to_query(degrade(x, condition, seconds, speech, rng))
+                samples = to_query(degrade(x, condition, seconds, speech, rng))
+                yield name, float(start), condition, samples
             else:
-                yield "music", to_query(x[: int(seconds * RATE)])
+                yield name, float(start), "clean", to_query(x[: int(seconds * RATE)])
+
+
+def null_windows(tracks, held_out, speech, seconds, step, rng, *, degraded: bool):
+    """Windows of non-catalogue audio: held-out music (optionally degraded) and speech."""
+    for _, _, _, samples in music_windows(
+        tracks, held_out, speech, seconds, step, rng, degraded=degraded
+    ):
+        yield "music", samples
     for start in np.arange(0.3, speech.size / RATE - seconds - 0.5, step):
         x = speech[int(start * RATE) : int((start + seconds) * RATE)]
         yield "speech", to_query(x)

@@ -12,7 +12,8 @@ bench/fingerprint.py's: the same 28 tracks of ``nexuiz-music`` and ``singularity
 
 Windows of 5 s and 10 s every ``--step`` seconds of every track, clean (decoded from the
 44.1 kHz audio) and degraded (each with one of bench/fingerprint.py's conditions, drawn
-at random with a seeded generator, as its null windows are). For each: the top
+at random with a seeded generator), cut by bench/fingerprint.py's ``music_windows`` as
+its null windows are. For each: the top
 candidate's margin (hits minus second-best hits) and whether it clears the threshold.
 Prints a table and writes bench/results/null_music.json with the margin histogram and
 every window at the largest margins (file, start, condition, the catalogue track it
@@ -32,17 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fingerprint import (
-    CONDITIONS,
-    DATA,
-    RATE,
-    cut,
-    degrade,
-    fetch_music,
-    make_speech,
-    pcm,
-    to_query,
-)
+from fingerprint import DATA, RATE, fetch_music, load_tracks, make_speech, music_windows
 
 from fingerprinting.engine import (
     FINGERPRINT_VERSION,
@@ -74,24 +65,6 @@ def fetch_null_music() -> list[Path]:
     return music
 
 
-def windows(paths, seconds, step, speech, rng, *, degraded):
-    """(file, start, condition, samples at the analysis rate) of every window."""
-    for path in paths:
-        track = pcm(path, RATE)
-        for start in np.arange(0.6, track.size / RATE - seconds * 1.05 - 0.5, step):
-            x = cut(track, float(start), seconds)
-            if degraded:
-                condition = CONDITIONS[int(rng.integers(1, len(CONDITIONS)))]
-                yield (
-                    path.name,
-                    float(start),
-                    condition,
-                    to_query(degrade(x, condition, seconds, speech, rng)),
-                )
-            else:
-                yield path.name, float(start), "clean", to_query(x[: int(seconds * RATE)])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step", type=float, default=2.5, help="seconds between windows")
@@ -113,7 +86,8 @@ def main() -> None:
     null = fetch_null_music()
     if args.quick:
         null = null[::4]
-    hours = sum(decode(p).size for p in null) / 8000 / 3600
+    tracks = load_tracks(null)  # 44.1 kHz, cached in bench/data/ as bench/monitor.py's
+    hours = sum(t.size for t in tracks.values()) / RATE / 3600
     print(f"{len(null)} tracks, {hours:.2f} h of null music", file=sys.stderr)
 
     report: dict = {
@@ -132,8 +106,8 @@ def main() -> None:
             margins: Counter[int] = Counter()
             over = 0
             listed = []
-            for name, start, condition, samples in windows(
-                null, seconds, args.step, speech, rng, degraded=degraded
+            for name, start, condition, samples in music_windows(
+                tracks, sorted(tracks), speech, seconds, args.step, rng, degraded=degraded
             ):
                 found = matcher.candidates(samples)
                 top = found[0] if found else None

@@ -112,11 +112,7 @@ class Worker:
         deadline = time.monotonic() + 120
         while b" ready." not in self.log_path.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                output = self.log()
-                # Not yet in the fixture's list of workers to stop: a worker left running
-                # would take later tests' messages from the same Redis database.
-                self.stop()
-                raise AssertionError(f"worker {self.name} did not start:\n{output}")
+                raise AssertionError(f"worker {self.name} did not start:\n{self.log()}")
             time.sleep(0.2)
         return self
 
@@ -191,9 +187,11 @@ def workers(broker, tmp_path):
     }
 
     def start(name: str, pool: str = "solo", **env: str) -> Worker:
-        worker = Worker(name, tmp_path, {**base, **env}, pool=pool).start()
+        worker = Worker(name, tmp_path, {**base, **env}, pool=pool)
+        # Listed before it starts: one that never gets ready is stopped too (left running,
+        # it would take later tests' messages from the same Redis database).
         started.append(worker)
-        return worker
+        return worker.start()
 
     yield start
     for worker in started:
