@@ -9,7 +9,7 @@ binary search of the bases, the full vote without a shortlist, the numpy probes,
 count of the coarse bins, numpy's sort, the matcher's numpy alignment of its best tracks).
 
 They compile when a process first calls them (8-20 s of CPU for all of them, by the
-machine; 6.5-6.8 s on one machine before ``align_best`` and ``_coarse_dense`` were added;
+machine; 6.5-6.8 s on one machine before ``align_best`` and the coarse vote's table were added;
 ``matcher.warm_up`` does it ahead of a capture worker's first window), and are kept on
 disk once compiled (``kernel_cache``): a later process loads them in about half a
 second. They call only each other (no kernel of another module), so that the cache's
@@ -329,11 +329,11 @@ def _time_order(q_time):  # pragma: no cover
     return order
 
 
-# Candidates per slot from which the coarse vote counts each slot's bins in a dense table
-# instead of sorting every (slot, bin) pair (see ``coarse_best``). Measured on the
-# copied model's candidates, subsampled: the sort was faster at 4 a slot (0.52 against
-# 0.64 ms), the table from 8 (0.91 against 0.99 ms) and 2 times faster from 32.
-_DENSE_COARSE = 8
+# A slot with at most this many candidates has its coarse bins compared pairwise; one
+# with more counts them in a table as wide as its range of bins (see ``coarse_best``).
+# On the layout model's candidates 8 and 16 were within the noise of 24, and 48 took
+# 1.3 x as long (pairs grow with the square of a slot's candidates).
+_SMALL_SLOT = 24
 
 
 @_kernel
@@ -342,61 +342,19 @@ def coarse_best(slot, local, q_time, bits, n_slots):  # pragma: no cover
     candidate's bin being ``(local - rint(q_time)) >> bits``.
 
     A query on a large catalogue has tens of thousands to millions of candidates, and
-    a hash table of them would not stay in the caches. When the slots have few
-    candidates on average (about 6 each on the 10,000-track layout model) the
-    (slot, bin) pairs are radix-sorted and counted as runs (``_coarse_sorted``); when
-    they have many (the copied model's crowded queries: 150 to 1,000 each) the bins
-    are grouped by slot in one counting pass and each slot's counted in a small dense
-    table (``_coarse_dense``), which reads and writes every candidate fewer times
-    than the sort's passes.
+    a hash table of them would not stay in the caches. The bins are grouped by slot in
+    one counting pass (the per-slot counts, a few dozen kilobytes, stay in the caches),
+    then each slot's are counted on their own: a slot with few candidates (about 6 on
+    the 10,000-track layout model) by comparing its bins pairwise, one with many (the
+    matching track; on the copied model's crowded queries 150 to 1,000 for every slot)
+    in a small dense table. Radix-sorting every (slot, bin) pair instead, as this did
+    before, took 1.4 x as long on the layout model and the same on the copied one
+    (bench/README.md).
     """
-    best = np.zeros(n_slots, dtype=np.int64)
-    if slot.size == 0:
-        return best
-    if slot.size >= _DENSE_COARSE * n_slots:
-        _coarse_dense(slot, local, q_time, bits, best)
-    else:
-        _coarse_sorted(slot, local, q_time, bits, best)
-    return best
-
-
-@_inner
-def _coarse_sorted(slot, local, q_time, bits, best):  # pragma: no cover
-    """``coarse_best`` by a radix sort of (slot, bin) keys: equal keys then form runs,
-    and a run's count plus that of the run of the next bin, if it follows, is the
-    pair's."""
     n = slot.size
-    key = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        key[i] = (np.int64(local[i]) - np.int64(np.rint(q_time[i]))) >> bits
-    low = key.min()
-    # One spare bin per slot, so that the bin after a slot's last never reads the next slot's.
-    width = key.max() - low + 2
-    for i in range(n):
-        key[i] = np.int64(slot[i]) * width + (key[i] - low)
-    key, _ = _radix_sort(key, np.empty(0, dtype=np.int64), False)
-    i = 0
-    while i < n:
-        run_key = key[i]
-        j = i + 1
-        while j < n and key[j] == run_key:
-            j += 1
-        total = j - i
-        k = j
-        while k < n and key[k] == run_key + 1:
-            k += 1
-        total += k - j
-        s = run_key // width
-        if total > best[s]:
-            best[s] = total
-        i = j
-
-
-@_inner
-def _coarse_dense(slot, local, q_time, bits, best):  # pragma: no cover
-    """``coarse_best`` by grouping the candidates' bins by slot (a counting sort on the
-    slot), then counting each slot's bins in a table as wide as its range of bins."""
-    n, n_slots = slot.size, best.size
+    best = np.zeros(n_slots, dtype=np.int64)
+    if n == 0:
+        return best
     start = np.zeros(n_slots + 1, dtype=np.int64)
     for i in range(n):
         start[slot[i] + 1] += 1
@@ -411,7 +369,8 @@ def _coarse_dense(slot, local, q_time, bits, best):  # pragma: no cover
     counts = np.zeros(0, dtype=np.int64)
     for s in range(n_slots):
         lo, hi = start[s], start[s + 1]
-        if lo == hi:
+        if hi - lo <= _SMALL_SLOT:
+            best[s] = _small_slot_best(bins, lo, hi)
             continue
         low = high = bins[lo]
         for i in range(lo + 1, hi):
@@ -428,6 +387,27 @@ def _coarse_dense(slot, local, q_time, bits, best):  # pragma: no cover
         best[s] = top
         for i in range(lo, hi):
             counts[bins[i] - low] = 0
+    return best
+
+
+@_inner
+def _small_slot_best(bins, lo, hi):  # pragma: no cover
+    """The most of ``bins[lo:hi]`` in two neighbouring bins (b, b + 1).
+
+    Each bin counts the bins equal to it or one above it; the best pair has a bin in
+    its lower half or is beaten by the pair above it. Every pair compared, with no
+    branch that depends on the bins: sorting a few bins and counting runs cost a
+    mispredicted branch at almost every step.
+    """
+    top = 0
+    for i in range(lo, hi):
+        b = bins[i]
+        total = 0
+        for j in range(lo, hi):
+            d = bins[j] - b
+            total += (d == 0) | (d == 1)
+        top = max(top, total)
+    return top
 
 
 @_kernel
