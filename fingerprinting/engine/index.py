@@ -6,10 +6,11 @@ starting at its *base*, so ``position - base`` is the anchor frame in the track
 and one integer carries both the track and the offset.
 
 Lookups do not binary-search the whole array: a *directory* (the first position
-of every top-bits prefix of the hash, at least 2**16 prefixes and about one per
-32 entries on a large index) narrows each probe to a bucket of a few dozen
-entries, and the hashes being xxh32 output, buckets are even. On a 91 M-entry
-index that is a handful of reads per probe instead of 27 cache misses. The
+of every top-bits prefix of the hash, at least 2**16 prefixes and one per 4 to 8
+entries on a large index) narrows each probe to a bucket of a few entries, and
+the hashes being xxh32 output, buckets are even. On a 91 M-entry index that is
+two reads from memory per probe (the directory, then the bucket's keys, usually
+one cache line) instead of 27 cache misses. The
 prefix is at least the top 16 bits, so within a bucket the low 16 bits hold the
 rest of the hash: the entries store only those, and the full hash is the
 bucket's prefix joined to them (25 % less memory than whole hashes).
@@ -41,8 +42,12 @@ _MAX_POSITION = np.iinfo(np.uint32).max
 _GAP = 64
 # Position blocks of the slot table (2**6 = 64 <= _GAP: one block never holds two bases).
 _BLOCK_BITS = 6
-# Average entries per directory bucket (the directory costs 4 / this bytes per entry).
-_ENTRIES_PER_BUCKET = 32
+# Entries per directory bucket, at least (a large index has 1 to 2 times this; the
+# directory costs 4 / this bytes per entry, or less). A bucket of 4-8 two-byte keys
+# usually sits in one cache line, where one of 32-64 (this was 32) took two or three:
+# the 10,000-track layout model's lookup+scoring in 0.83 x the time for 1.10 x the
+# memory (583 -> 637 MB); 8 gave 0.87 x (603 MB). bench/README.md.
+_ENTRIES_PER_BUCKET = 4
 # The directory's prefix is never shorter than this, so entries keep 16 bits of hash.
 _MIN_PREFIX_BITS = 16
 # Snapshot arrays: low 16 bits of each hash, the directory, positions.

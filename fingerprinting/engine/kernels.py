@@ -59,8 +59,9 @@ _AHEAD_ENTRIES = 16
 # Keys (uint16) in a 64-byte cache line.
 _KEYS_PER_LINE = 32
 # Buckets of up to this many entries are scanned whole, larger ones binary-searched
-# (``bucket_ranges``). Directory buckets average 32-64 entries; only a hash stored
-# thousands of times makes one this large, and the search bounds what it costs.
+# (``bucket_ranges``). Directory buckets hold 4-8 entries on a large index (32-64 when
+# this was measured); only a hash stored thousands of times makes one this large, and
+# the search bounds what it costs.
 # Measured (bench/README.md), with the probes still in hash order: the scan took 0.73 x
 # the binary search's time on the 10,000-track layout model, 0.87 x on the copied one and
 # 0.90 x on the benchmark's catalogue; scanning buckets of any size, or only up to 512,

@@ -161,7 +161,7 @@ def test_a_bucket_too_crowded_to_scan_is_searched_with_the_same_result():
 
 
 def test_a_large_index_finds_the_same_entries_as_a_search_of_whole_hashes(tmp_path):
-    """Past 2**22 entries the directory prefix grows beyond 16 bits (low bits then
+    """Past 2**19 entries the directory prefix grows beyond 16 bits (low bits then
     repeat a few prefix bits); merges and compaction rebuild whole hashes from it."""
     rng = np.random.default_rng(23)
     prints = {
