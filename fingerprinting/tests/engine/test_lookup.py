@@ -360,6 +360,39 @@ def test_the_compiled_vote_equals_the_numpy_reference(seed, slots, base, dtype):
         for a, b in zip(ours, theirs, strict=True):
             assert np.array_equal(a, b)
     assert len(set(theirs[3].tolist())) < theirs[3].size  # tied scores were ranked
+    assert np.bincount(slot).max() < vote_width(local, q_time, speeds)  # scored one by one
+
+
+def vote_width(local, q_time, speeds, tolerance=1):
+    """How many offsets the vote's table holds for candidates of one slot at one speed."""
+    frames = np.rint(q_time.astype(np.float64)[:, None] * speeds).astype(np.int64)
+    return local.max() - frames.min() - (local.min() - frames.max()) + 2 * tolerance + 1
+
+
+@pytest.mark.parametrize(("seed", "dtype"), [(11, np.float64), (12, np.float32)])
+def test_a_slot_with_more_candidates_than_offsets_is_voted_the_same(seed, dtype):
+    """A loop heard at many of a track's offsets gives its slot more candidates than
+    offsets; the vote then reads the slot's table in order instead of scoring each
+    candidate. The keys are still only the offsets voted for: here every other offset
+    (query frames under 25, which no trial speed moves), so an offset between two voted
+    ones adds up to twice either, and must not win."""
+    from fingerprinting.engine import kernels
+
+    rng = np.random.default_rng(seed)
+    speeds = np.asarray(SPEC.speeds, dtype=np.float64)
+    n = 3000
+    slot = rng.integers(0, 3, n).astype(np.int64)
+    frame = rng.integers(0, 25, n)
+    q_time = frame.astype(dtype)
+    local = frame + 2 * rng.integers(0, 4, n)
+    position = slot * 1000 + local
+    assert np.bincount(slot).min() > vote_width(local, q_time, speeds)
+    for limit in (2, 8):
+        ours = kernels.best_alignments(slot, local, q_time, position, speeds, 1, limit)
+        theirs = reference_best_alignments(slot, local, q_time, position, speeds, 1, limit)
+        for a, b in zip(ours, theirs, strict=True):
+            assert np.array_equal(a, b)
+    assert set(theirs[2].tolist()) <= {0, 2, 4, 6}  # a voted offset won
 
 
 @pytest.mark.parametrize(("seed", "slots", "spread"), [(5, 300, 40), (6, 300, 40), (8, 2000, 900)])
