@@ -46,7 +46,7 @@ _BLOCK_BITS = 6
 # directory costs 4 / this bytes per entry, or less). A bucket of 4-8 two-byte keys
 # usually sits in one cache line, where one of 32-64 (this was 32) took two or three:
 # the 10,000-track layout model's lookup+scoring in 0.83 x the time for 1.10 x the
-# memory (583 -> 637 MB); 8 gave 0.87 x (603 MB). bench/README.md.
+# memory (578 -> 637 MB); 8 gave 0.87 x (603 MB). bench/README.md.
 _ENTRIES_PER_BUCKET = 4
 # The directory's prefix is never shorter than this, so entries keep 16 bits of hash.
 _MIN_PREFIX_BITS = 16

@@ -395,10 +395,10 @@ def coarse_best(slot, local, q_time, bits, n_slots):  # pragma: no cover
 def _small_slot_best(bins, lo, hi):  # pragma: no cover
     """The most of ``bins[lo:hi]`` in two neighbouring bins (b, b + 1).
 
-    Each bin counts the bins equal to it or one above it; the best pair has a bin in
-    its lower half or is beaten by the pair above it. Every pair compared, with no
-    branch that depends on the bins: sorting a few bins and counting runs cost a
-    mispredicted branch at almost every step.
+    For each bin b present, the bins at b or b + 1: the most of these is the most of
+    any pair, since a pair with no bin at b holds no more than the pair from b + 1.
+    Every pair of bins is compared, with no branch that depends on them: sorting a few
+    bins and counting runs cost a mispredicted branch at almost every step.
     """
     top = 0
     for i in range(lo, hi):
