@@ -1,7 +1,7 @@
 """Landmark triplets and their integer hashes.
 
 A triplet is an anchor peak and two later targets (b before c) in its target zone.
-It is described by five quantised numbers, four of which do not change with
+It is described by five quantised numbers, three of which do not change with
 playback speed (pitch and tempo together):
 
 - the log-frequency intervals anchor→b and anchor→c,
@@ -13,9 +13,11 @@ and two that move by at most 2 % at ±2 % speed and are therefore coarse:
 - the time span anchor→c on a logarithmic scale.
 
 The key (≈27 bits of layout) is hashed with xxh32 (seeded with the version). A
-query probes the neighbouring cell of any value near a cell edge, so a speed
-change or peak jitter never drops a triplet on quantisation alone, and the query
-needs no trial-speed hashing at all: the speed is found when votes are counted.
+query probes the neighbouring cell of a value near a cell edge (of every value but
+interval c, whose probes found almost nothing: see ``spec.probe_margins``), so a
+speed change never drops a triplet on quantisation alone and peak jitter seldom
+does, and the query needs no trial-speed hashing at all: the speed is found when
+votes are counted.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Compiled inner loops of query hashing, the lookup and the coarse and full votes (numba).
 
-A 10 s query makes ~60,000 probes (triplets times their multi-probes) and, on a
+A 10 s query makes ~45,000 probes (triplets times their multi-probes) and, on a
 10,000-track catalogue, as many candidate entries. As numpy passes each step cost
 a dozen full-size temporaries and re-reads of the candidates; as single loops they
 read each probe and entry once.
