@@ -53,8 +53,8 @@ V2_DIGESTS = {
 }
 
 
-# Version 2's parameters, with the query's multi-probe margins as they were then (later
-# versions stopped probing interval c).
+# Version 2's parameters, with the query's multi-probe margins as they were then (the
+# query has since stopped probing interval c).
 V2_SPEC = replace(
     SPEC, version=2, fmax_hz=3000.0, max_dt=40, probe_margins=(0.2, 0.25, 0.25, 0.2, 0.35)
 )
