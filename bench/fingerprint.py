@@ -323,21 +323,30 @@ def measure_ingestion(paths: list[Path]) -> tuple[dict[str, Fingerprint], dict]:
     }
 
 
-def recall(matcher, tracks, catalogue, ids, speech, seconds, condition, per_track, rng):
-    found = right_offset = total = 0
+def recall_clips(tracks, catalogue, speech, seconds, condition, per_track, rng):
+    """(track name, start, query samples) of ``per_track`` degraded clips of each
+    catalogue track, at seeded random offsets (recall's clips, in its order)."""
     for name in catalogue:
         track = tracks[name]
         duration = track.size / RATE
         for _ in range(per_track):
             start = float(rng.uniform(0, duration - seconds * 1.05 - 0.2))
             audio = degrade(cut(track, start, seconds), condition, seconds, speech, rng)
-            matches = matcher.match(to_query(audio))
-            total += 1
-            if matches and matches[0].track_id == ids[name]:
-                found += 1
-                top = matches[0]
-                heard = top.track_offset - top.query_offset * top.speed
-                right_offset += abs(heard - start) <= 0.1
+            yield name, start, to_query(audio)
+
+
+def recall(matcher, tracks, catalogue, ids, speech, seconds, condition, per_track, rng):
+    found = right_offset = total = 0
+    for name, start, samples in recall_clips(
+        tracks, catalogue, speech, seconds, condition, per_track, rng
+    ):
+        matches = matcher.match(samples)
+        total += 1
+        if matches and matches[0].track_id == ids[name]:
+            found += 1
+            top = matches[0]
+            heard = top.track_offset - top.query_offset * top.speed
+            right_offset += abs(heard - start) <= 0.1
     return found / total, right_offset / total, total
 
 
