@@ -323,6 +323,22 @@ def measure_ingestion(paths: list[Path]) -> tuple[dict[str, Fingerprint], dict]:
     }
 
 
+# The recall and null-window cells in the order a run makes them: its one seeded
+# generator is drawn in this order, so a replay of its clips follows it too.
+RECALL_CELLS = [(seconds, condition) for seconds in (5, 10) for condition in CONDITIONS]
+NULL_CELLS = [(seconds, degraded) for seconds in (5, 10) for degraded in (False, True)]
+
+
+def split_catalogue(paths: list[Path]) -> tuple[list[str], list[str], dict[str, int]]:
+    """(catalogue, held out, id by name) of the fetched tracks' names: every 6th track
+    is held out of the catalogue as non-catalogue music; ids count from 1 in the order
+    fetched."""
+    names = [p.name for p in paths]
+    held_out = names[::6]
+    catalogue = [n for n in names if n not in held_out]
+    return catalogue, held_out, {name: i + 1 for i, name in enumerate(names)}
+
+
 def recall_clips(tracks, catalogue, speech, seconds, condition, per_track, rng):
     """(track name, start, query samples) of ``per_track`` degraded clips of each
     catalogue track, at seeded random offsets (recall's clips, in its order)."""
@@ -478,10 +494,7 @@ def main() -> None:
     paths = fetch_music()
     tracks = load_tracks(paths)
     speech = make_speech()
-    names = [p.name for p in paths]
-    held_out = names[::6]  # not in the catalogue: the non-catalogue music
-    catalogue = [n for n in names if n not in held_out]
-    ids = {name: i + 1 for i, name in enumerate(names)}
+    catalogue, held_out, ids = split_catalogue(paths)
 
     prints, ingestion = measure_ingestion([p for p in paths if p.name in catalogue])
     index = Index()
@@ -496,29 +509,27 @@ def main() -> None:
     matcher = Matcher(index)
 
     results: dict = {}
-    for seconds in (5, 10):
-        for condition in CONDITIONS:
-            r, off, n = recall(
-                matcher, tracks, catalogue, ids, speech, seconds, condition, per_track, rng
-            )
-            results[f"{condition}@{seconds}s"] = {
-                "recall": round(r, 4),
-                "offset_ok": round(off, 4),
-                "clips": n,
-            }
-            print(f"recall {condition:>12s} {seconds:2d} s  {r:6.1%}  (n={n})", file=sys.stderr)
+    for seconds, condition in RECALL_CELLS:
+        r, off, n = recall(
+            matcher, tracks, catalogue, ids, speech, seconds, condition, per_track, rng
+        )
+        results[f"{condition}@{seconds}s"] = {
+            "recall": round(r, 4),
+            "offset_ok": round(off, 4),
+            "clips": n,
+        }
+        print(f"recall {condition:>12s} {seconds:2d} s  {r:6.1%}  (n={n})", file=sys.stderr)
 
     nulls = {}
     all_margins = []
-    for seconds in (5, 10):
-        for degraded in (False, True):
-            counts, margins = false_matches(
-                matcher,
-                null_windows(tracks, held_out, speech, seconds, null_step, rng, degraded=degraded),
-            )
-            all_margins += margins
-            label = f"{seconds}s{'_degraded' if degraded else ''}"
-            nulls[label] = {k: {"false": v[0], "windows": v[1]} for k, v in counts.items()}
+    for seconds, degraded in NULL_CELLS:
+        counts, margins = false_matches(
+            matcher,
+            null_windows(tracks, held_out, speech, seconds, null_step, rng, degraded=degraded),
+        )
+        all_margins += margins
+        label = f"{seconds}s{'_degraded' if degraded else ''}"
+        nulls[label] = {k: {"false": v[0], "windows": v[1]} for k, v in counts.items()}
     nulls["max_null_margin"] = int(max(all_margins))
 
     clips = []

@@ -33,7 +33,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fingerprint import DATA, RATE, fetch_music, load_tracks, make_speech, music_windows
+from fingerprint import (
+    DATA,
+    RATE,
+    fetch_music,
+    load_tracks,
+    make_speech,
+    music_windows,
+    split_catalogue,
+)
 
 from fingerprinting.engine import (
     FINGERPRINT_VERSION,
@@ -73,10 +81,8 @@ def main() -> None:
     rng = np.random.default_rng(4242)
 
     paths = fetch_music()
-    names = [p.name for p in paths]
-    held_out = names[::6]  # bench/fingerprint.py's non-catalogue music
-    catalogue = [p for p in paths if p.name not in held_out]
-    ids = {p.name: i + 1 for i, p in enumerate(paths)}
+    names, _, ids = split_catalogue(paths)  # bench/fingerprint.py's catalogue
+    catalogue = [p for p in paths if p.name in names]
     index = Index()
     index.add_many((ids[p.name], fingerprint(decode(p))) for p in catalogue)
     title = {ids[p.name]: p.stem for p in catalogue}

@@ -31,12 +31,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fingerprint import (
-    CONDITIONS,
+    NULL_CELLS,
+    RECALL_CELLS,
+    false_matches,
     fetch_music,
     load_tracks,
     make_speech,
     null_windows,
     recall_clips,
+    split_catalogue,
 )
 
 from fingerprinting.engine import SPEC, Index, Matcher, decode, fingerprint
@@ -71,32 +74,25 @@ DEFAULT = ("current", "interval_c_probed_0.25", "query_fan_out_7")
 
 
 def replay() -> tuple[Index, dict, list, list]:
-    """The catalogue index, track ids, recall clips and null windows of
+    """The catalogue index, track ids, recall clips and null windows (kind, samples) of
     bench/fingerprint.py's full run, in its order and with its seeds."""
     rng = np.random.default_rng(2024)
     paths = fetch_music()
     tracks = load_tracks(paths)
     speech = make_speech()
-    names = [p.name for p in paths]
-    held_out = names[::6]
-    catalogue = [n for n in names if n not in held_out]
-    ids = {name: i + 1 for i, name in enumerate(names)}
+    catalogue, held_out, ids = split_catalogue(paths)
     index = Index()
     index.add_many((ids[p.name], fingerprint(decode(p))) for p in paths if p.name in catalogue)
-    clips = []
-    for seconds in (5, 10):
-        for condition in CONDITIONS:
-            for name, _, samples in recall_clips(
-                tracks, catalogue, speech, seconds, condition, 3, rng
-            ):
-                clips.append((f"{condition}@{seconds}s", name, samples))
-    nulls = []
-    for seconds in (5, 10):
-        for degraded in (False, True):
-            for _, samples in null_windows(
-                tracks, held_out, speech, seconds, 2.5, rng, degraded=degraded
-            ):
-                nulls.append(samples)
+    clips = [
+        (f"{condition}@{seconds}s", name, samples)
+        for seconds, condition in RECALL_CELLS
+        for name, _, samples in recall_clips(tracks, catalogue, speech, seconds, condition, 3, rng)
+    ]
+    nulls = [
+        window
+        for seconds, degraded in NULL_CELLS
+        for window in null_windows(tracks, held_out, speech, seconds, 2.5, rng, degraded=degraded)
+    ]
     return index, ids, clips, nulls
 
 
@@ -109,19 +105,13 @@ def score(index: Index, ids: dict, clips: list, nulls: list, changes: dict) -> d
         probes.append(query.hashes.size)
         found = [m for m in matcher.score(query) if m.confidence >= matcher.threshold]
         cells[cell] += bool(found and found[0].track_id == ids[name])
-    margins = []
-    over = 0
-    for samples in nulls:
-        found = matcher.candidates(samples)
-        top = found[0] if found else None
-        margins.append(top.hits - top.second_hits if top else 0)
-        over += bool(top and top.confidence >= matcher.threshold)
+    counts, margins = false_matches(matcher, nulls)
     return {
-        "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
+        "changes": changes,
         "found": sum(cells.values()),
         "clips": len(clips),
         "found_weak_cells": sum(n for cell, n in cells.items() if cell.split("@")[0] in WEAK),
-        "null_over_threshold": over,
+        "null_over_threshold": sum(over for over, _ in counts.values()),
         "null_windows": len(nulls),
         "largest_null_margin": int(max(margins)),
         "null_windows_at_margin_5_or_more": int(sum(m >= 5 for m in margins)),
